@@ -1,0 +1,148 @@
+"""Run names and run directories: where every run keeps its files, and how they are written.
+
+Layout of a run directory (single trial and search alike)::
+
+    <results_dir>/<experiment_id>/<run_name>_<YYYYmmdd-HHMMSS>/
+        run.json           what was run: kind, names, settings, config, best config/epoch/checkpoint
+        metrics.csv        the best trial's metrics (TrialMetrics.to_csv)
+        metrics.png        its plot
+        checkpoints/       the best checkpoint (single trial: Lightning's ModelCheckpoint writes here)
+        trials.csv         search only: one row per trial
+        trial_metrics.csv  search only: every trial's epoch history, with a ``trial_id`` column
+        errors.json        search only: failed trials with their tracebacks
+        tune/              search only: Ray Tune's experiment directory (used by resume)
+        plots/             analysis plots
+
+Every file is written atomically (temporary file + rename), so an interrupted run never leaves a
+half-written result behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.csv"
+METRICS_PLOT_FILE = "metrics.png"
+CHECKPOINTS_DIR = "checkpoints"
+TRIALS_FILE = "trials.csv"
+TRIAL_METRICS_FILE = "trial_metrics.csv"
+ERRORS_FILE = "errors.json"
+TUNE_DIR = "tune"
+PLOTS_DIR = "plots"
+
+_DEFAULT_EXPERIMENT = "default"
+
+
+def default_results_dir(results_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The root for run directories: the given one, ``$HYPERLIGHT_RESULTS_DIR``, or ``~/hyperlight_runs``."""
+    if results_dir is not None:
+        return Path(results_dir).expanduser()
+    from_env = os.environ.get("HYPERLIGHT_RESULTS_DIR")
+    if from_env:
+        return Path(from_env).expanduser()
+    return Path.home() / "hyperlight_runs"
+
+
+def base_run_name(kind: str, lmodule_class_name: str, prefix: str | None = None) -> str:
+    """The original's run names: ``single-trial-<Class>`` / ``hyper-opt-<Class>``, optionally prefixed.
+
+    >>> base_run_name("single-trial", "LitDigits")
+    'single-trial-LitDigits'
+    >>> base_run_name("hyper-opt", "LitDigits", prefix="baseline")
+    'baseline-hyper-opt-LitDigits'
+    """
+    name = f"{kind}-{lmodule_class_name}"
+    return f"{prefix}-{name}" if prefix else name
+
+
+def unique_run_name(base: str, taken: Iterable[str]) -> str:
+    """``base`` if free, else ``base@2``, ``base@3``, ... (the original's repeat naming).
+
+    >>> unique_run_name("single-trial-Net", ["single-trial-Net"])
+    'single-trial-Net@2'
+    >>> unique_run_name("single-trial-Net", ["single-trial-Net", "single-trial-Net@2"])
+    'single-trial-Net@3'
+    """
+    taken_set = set(taken)
+    if base not in taken_set:
+        return base
+    index = 2
+    while f"{base}@{index}" in taken_set:
+        index += 1
+    return f"{base}@{index}"
+
+
+def safe_path_part(name: str) -> str:
+    """A run or experiment name made safe to use as one path component.
+
+    >>> safe_path_part("hyper-opt-Net@2")
+    'hyper-opt-Net@2'
+    >>> safe_path_part("my run/1")
+    'my_run_1'
+    """
+    return re.sub(r"[^A-Za-z0-9_.@=+-]", "_", name) or "run"
+
+
+def create_run_dir(
+    results_dir: str | os.PathLike[str] | None,
+    experiment_id: str | None,
+    run_name: str,
+    *,
+    now: _dt.datetime | None = None,
+) -> Path:
+    """Create and return a new, empty directory for one run (never an existing one)."""
+    root = default_results_dir(results_dir) / safe_path_part(experiment_id or _DEFAULT_EXPERIMENT)
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = f"{safe_path_part(run_name)}_{stamp}"
+    root.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        candidate = root / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"could not create a fresh run directory under {root}")
+
+
+def latest_run_dir(
+    results_dir: str | os.PathLike[str] | None, experiment_id: str | None, run_name_prefix: str
+) -> Path | None:
+    """The newest run directory of this experiment whose name starts with ``run_name_prefix``."""
+    root = default_results_dir(results_dir) / safe_path_part(experiment_id or _DEFAULT_EXPERIMENT)
+    if not root.is_dir():
+        return None
+    prefix = safe_path_part(run_name_prefix) + "_"
+    candidates = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(prefix)]
+    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any] | list[Any]) -> None:
+    """Write JSON atomically; values JSON cannot hold are written as their ``repr``."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=repr) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file written by :func:`write_json_atomic`."""
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,223 @@
+"""The Runner: the one object a user talks to. It holds state and delegates the work.
+
+- :meth:`Runner.run_single_trial` -> :func:`pytorch_hyperlight.trial.single.run_single_trial`
+- :meth:`Runner.run_hyper_opt` -> :func:`pytorch_hyperlight.search.run.run_hyper_opt`
+- :meth:`Runner.get_metrics` / :meth:`Runner.show_metric_report` -> :mod:`pytorch_hyperlight.results.compare`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytorch_hyperlight.context import RunContext
+from pytorch_hyperlight.errors import ConfigError, RunDirError
+from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.settings import Settings
+
+SettingsLike = Settings | Mapping[str, Any] | None
+
+
+class Runner:
+    """Trains and tunes LightningModule classes on data from one ``configure_dataloaders`` function.
+
+    Args:
+        configure_dataloaders: ``f(batch_size, n_workers=...)`` returning a dict of DataLoaders
+            (``train_loader`` and optionally ``val_loader``, ``test_loader``; names are settings).
+        pl_callbacks: Lightning callbacks added to every training run (copied fresh for each run).
+        pl_loggers: Lightning loggers added to every single-trial training run (copied per run).
+        experiment_id: groups run directories under ``<results_dir>/<experiment_id>/``.
+        log2wandb: log to Weights & Biases (not available in this release; must stay False).
+        is_debug: fast smoke runs: few epochs and batches, everything else unchanged.
+        run_name_prefix: put in front of every generated run name.
+
+    The Runner does no work until a run starts.
+
+    Example:
+        >>> from pytorch_hyperlight import Runner
+        >>> runner = Runner(lambda batch_size, n_workers=0: {}, experiment_id="demo")
+        >>> runner.run_names
+        []
+    """
+
+    def __init__(
+        self,
+        configure_dataloaders: Callable[..., Any],
+        *,
+        pl_callbacks: Sequence[Any] | None = None,
+        pl_loggers: Sequence[Any] | None = None,
+        experiment_id: str | None = None,
+        log2wandb: bool = False,
+        is_debug: bool = False,
+        run_name_prefix: str | None = None,
+    ) -> None:
+        if not callable(configure_dataloaders):
+            raise ConfigError(
+                "configure_dataloaders must be a function f(batch_size, n_workers=...) returning a "
+                f"dict of DataLoaders, got {type(configure_dataloaders).__name__}."
+            )
+        if log2wandb:
+            raise ConfigError(
+                "log2wandb=True is not available in this release of pytorch_hyperlight; pass a "
+                "Lightning WandbLogger through pl_loggers=[...] instead."
+            )
+        self._configure_dataloaders = configure_dataloaders
+        self._pl_callbacks = tuple(pl_callbacks or ())
+        self._pl_loggers = tuple(pl_loggers or ())
+        self._experiment_id = experiment_id
+        self._is_debug = is_debug
+        self._run_name_prefix = run_name_prefix
+        self._runs: dict[str, dict[str, Any]] = {}
+
+    # --- runs ------------------------------------------------------------------------------------
+    def run_single_trial(
+        self,
+        lmodule_class: type,
+        config: Mapping[str, Any],
+        extra_config: SettingsLike = None,
+        *,
+        run_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Train one configuration, re-validate and test its best checkpoint.
+
+        Args:
+            lmodule_class: a LightningModule class (``pytorch_lightning`` or ``lightning.pytorch``).
+            config: the model's hyper-parameters plus ``max_epochs``, ``batch_size`` and
+                optionally ``gradient_clip_val``.
+            extra_config: a dict of settings keys (the seed's ``EXTRA_CONFIG``) or a
+                :class:`~pytorch_hyperlight.Settings`.
+            run_name: explicit name of this run (must be unique within this Runner).
+
+        Returns:
+            A dict with ``lmodule_best``, ``best_epoch``, ``best_checkpoint_path``, ``trainer``,
+            ``metrics`` (a :class:`~pytorch_hyperlight.TrialMetrics`), ``metrics_last``,
+            ``run_dir`` and ``run_name``.
+        """
+        from pytorch_hyperlight.trial.single import run_single_trial
+
+        settings = Settings.from_any(extra_config)
+        name = self._allocate_run_name("single-trial", lmodule_class, run_name)
+        context = self._context(name, settings)
+        result = run_single_trial(lmodule_class, dict(config), settings, context)
+        self._runs[name] = result
+        return result
+
+    def run_hyper_opt(
+        self,
+        lmodule_class: type,
+        search_space_config: Mapping[str, Any],
+        tune_config: SettingsLike = None,
+        *,
+        resume: bool | str | Path | None = None,
+        run_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Search hyper-parameters with Ray Tune, then load, re-validate and test the best model.
+
+        Args:
+            lmodule_class: a LightningModule class.
+            search_space_config: the config with Ray Tune domains (``tune.uniform``, ``choice``, ...)
+                mixed with constants.
+            tune_config: a dict of settings keys (the seed's ``TUNE_CONFIG``) or a
+                :class:`~pytorch_hyperlight.Settings`.
+            resume: a run directory of an interrupted search to continue, or True for this
+                experiment's latest search of this module class.
+            run_name: explicit name of this run (must be unique within this Runner).
+
+        Returns:
+            A dict with ``lmodule_best``, ``best_config``, ``best_epoch``, ``best_checkpoint_path``,
+            ``metrics``, ``metrics_last``, ``trials``, ``trial_metrics``, ``analysis``, ``errors``,
+            ``run_dir`` and ``run_name``.
+        """
+        from pytorch_hyperlight.search.run import run_hyper_opt
+
+        settings = Settings.from_any(tune_config)
+        name = self._allocate_run_name("hyper-opt", lmodule_class, run_name)
+        resume_dir = self._resolve_resume(resume, lmodule_class, settings)
+        context = self._context(name, settings, existing_dir=resume_dir)
+        result = run_hyper_opt(
+            lmodule_class, dict(search_space_config), settings, context, resume=resume_dir is not None
+        )
+        self._runs[name] = result
+        return result
+
+    # --- comparing runs ----------------------------------------------------------------------------
+    @property
+    def run_names(self) -> list[str]:
+        """Names of the runs this Runner made, in order."""
+        return list(self._runs)
+
+    def get_runs(self) -> dict[str, dict[str, Any]]:
+        """Every run's result dict by run name (a shallow copy of the Runner's record)."""
+        return dict(self._runs)
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Last values across runs (one row per run) and all epoch metrics merged.
+
+        Returns:
+            ``{"run_metrics_last": DataFrame, "metrics": TrialMetrics}``.
+        """
+        from pytorch_hyperlight.results.compare import collect_metrics
+
+        return collect_metrics(self._runs)
+
+    def show_metric_report(self, sort_by_metric_list: Sequence[str] | None = None) -> Any:
+        """Show the runs' last-value table sorted by ``sort_by_metric_list`` and a comparison figure."""
+        from pytorch_hyperlight.results.compare import show_metric_report
+
+        return show_metric_report(self._runs, sort_by_metric_list=sort_by_metric_list)
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _allocate_run_name(self, kind: str, lmodule_class: type, run_name: str | None) -> str:
+        if run_name is not None:
+            if not isinstance(run_name, str) or not run_name:
+                raise ConfigError(f"run_name must be a non-empty string, got {run_name!r}.")
+            if run_name in self._runs:
+                raise RunDirError(
+                    f"run_name {run_name!r} is already used by a run of this Runner; "
+                    f"pick another name (taken: {sorted(self._runs)})."
+                )
+            return run_name
+        class_name = getattr(lmodule_class, "__name__", type(lmodule_class).__name__)
+        base = run_dirs.base_run_name(kind, class_name, self._run_name_prefix)
+        return run_dirs.unique_run_name(base, self._runs)
+
+    def _context(
+        self, run_name: str, settings: Settings, existing_dir: Path | None = None
+    ) -> RunContext:
+        run_dir = existing_dir or run_dirs.create_run_dir(
+            settings.results_dir, self._experiment_id, run_name
+        )
+        return RunContext(
+            configure_dataloaders=self._configure_dataloaders,
+            run_name=run_name,
+            run_dir=run_dir,
+            experiment_id=self._experiment_id,
+            is_debug=self._is_debug,
+            pl_callbacks=self._pl_callbacks,
+            pl_loggers=self._pl_loggers,
+        )
+
+    def _resolve_resume(
+        self, resume: bool | str | Path | None, lmodule_class: type, settings: Settings
+    ) -> Path | None:
+        if resume is None or resume is False:
+            return None
+        if resume is True:
+            class_name = getattr(lmodule_class, "__name__", "")
+            prefix = run_dirs.base_run_name("hyper-opt", class_name, self._run_name_prefix)
+            latest = run_dirs.latest_run_dir(settings.results_dir, self._experiment_id, prefix)
+            if latest is None:
+                raise RunDirError(
+                    f"resume=True found no earlier search run {prefix!r} of experiment "
+                    f"{self._experiment_id!r} under {run_dirs.default_results_dir(settings.results_dir)}."
+                    " Pass the run directory explicitly: resume='<path>'."
+                )
+            return latest
+        path = Path(resume).expanduser()
+        if not (path / run_dirs.TUNE_DIR).is_dir():
+            raise RunDirError(
+                f"resume={str(resume)!r} is not the run directory of a search (no "
+                f"{run_dirs.TUNE_DIR}/ folder inside). Pass the run_dir of an earlier run_hyper_opt."
+            )
+        return path

@@ -1,0 +1,233 @@
+"""Typed settings: every key a single trial or a search reads, with its default and meaning.
+
+The seed README passes these as a plain dict (``EXTRA_CONFIG`` / ``TUNE_CONFIG``); that still works:
+:meth:`Settings.from_any` converts the dict at the boundary, and an unknown key is an error that names
+the closest valid key. Settings are frozen, plain and serialisable (:meth:`Settings.to_dict`).
+
+Example:
+    >>> from pytorch_hyperlight import Settings
+    >>> settings = Settings.from_any({"metric_to_optimize": "val_f1_epoch", "metric_opt_mode": "max"})
+    >>> settings.metric_opt_mode
+    'max'
+    >>> Settings.from_any({"metric_to_optimise": "val_f1"})
+    Traceback (most recent call last):
+    ...
+    pytorch_hyperlight.errors.ConfigError: Unknown settings key 'metric_to_optimise' (did you mean 'metric_to_optimize'?). ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytorch_hyperlight.errors import ConfigError
+
+#: Keys of the model ``config`` that the framework itself reads (the rest go to the module).
+FRAMEWORK_CONFIG_KEYS = ("max_epochs", "batch_size", "gradient_clip_val")
+
+_SEARCHERS = ("hyperopt", "random", "grid")
+_SCHEDULERS = ("asha", "fifo")
+_MODES = ("min", "max")
+
+
+def _setting(default: Any, help: str) -> Any:
+    """A dataclass field with its documentation kept as data (for docs and the future command line)."""
+    if isinstance(default, list | dict):
+        raise TypeError("settings defaults must be immutable")
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a trial is trained, validated and tested, and how a search is run.
+
+    Only ``metric_to_optimize`` and ``metric_opt_mode`` usually need setting. Keys marked "search"
+    are read by :meth:`Runner.run_hyper_opt` only and are accepted (and ignored) by a single trial,
+    so one dict can serve both, as in the seed README.
+    """
+
+    # --- objective -------------------------------------------------------------------------------
+    metric_to_optimize: str = _setting(
+        "val_loss",
+        "Metric that selects the best epoch and the best trial; with or without the '_epoch' suffix.",
+    )
+    metric_opt_mode: str = _setting("min", "'min' or 'max': direction in which the metric improves.")
+    # --- training ----------------------------------------------------------------------------------
+    seed: int | None = _setting(
+        None, "Seed for torch, numpy, random and the searcher; also turns on deterministic mode."
+    )
+    ptl_early_stopping_patience: int | None = _setting(
+        None, "Epochs without improvement before training stops; None turns early stopping off."
+    )
+    ptl_early_stopping_grace_period: int = _setting(
+        0, "Epochs at the start during which early stopping never stops training."
+    )
+    ptl_precision: int | str = _setting(32, "Lightning precision: 32, 16, 'bf16-mixed', ...")
+    gpus: int = _setting(
+        -1, "-1: a GPU when CUDA is usable, else CPU; 0: CPU; N>=1: N GPUs (error if none usable)."
+    )
+    train_loader_name: str = _setting("train_loader", "Key of the training loader.")
+    val_loader_name: str | None = _setting(
+        "val_loader", "Key of the validation loader; training works without one."
+    )
+    test_loader_name: str | None = _setting(
+        "test_loader", "Key of the test loader; the test stage is skipped without one."
+    )
+    batch_size_main: int | None = _setting(
+        None, "Batch size for re-validation and test of the best model; None: the config's."
+    )
+    cpu_per_trial: float = _setting(
+        1, "CPUs per trial: Ray's reservation, torch's threads and the loaders' n_workers."
+    )
+    verbose: int = _setting(
+        1, "0: silent; 1: one table row per epoch / per trial event; 2: Lightning and Ray output too."
+    )
+    results_dir: str | None = _setting(
+        None,
+        "Where run directories go; None: $HYPERLIGHT_RESULTS_DIR, else ~/hyperlight_runs.",
+    )
+    # --- search ------------------------------------------------------------------------------------
+    n_samples: int = _setting(10, "search: number of trials (per grid point for grid values).")
+    gpu_per_trial: float = _setting(
+        0.0, "search: GPUs reserved per trial; fractions let trials share one GPU."
+    )
+    grace_period: int = _setting(1, "search: ASHA never stops a trial before this many epochs.")
+    epoch_upper_limit: int | None = _setting(
+        None, "search: ASHA's max_t in epochs; None: the largest max_epochs of the search space."
+    )
+    asha_reduction_factor: float = _setting(
+        3, "search: ASHA keeps 1/reduction_factor of the trials at each rung."
+    )
+    n_checkpoints_to_keep: int = _setting(
+        1, "search: best checkpoints kept per trial, ranked by the metric."
+    )
+    ray_metrics_to_show: tuple[str, ...] | None = _setting(
+        None, "search: metrics shown in the live progress view; None: the metric to optimise."
+    )
+    searcher: str = _setting("hyperopt", "search: 'hyperopt', 'random' or 'grid'.")
+    hyperopt_n_initial_points: int | None = _setting(
+        None, "search: random trials before HyperOpt's TPE starts; None: half of n_samples."
+    )
+    scheduler: str = _setting("asha", "search: 'asha' (early stopping of bad trials) or 'fifo'.")
+    max_concurrent_trials: int | None = _setting(
+        None, "search: trials at once; None: as many as the cluster's resources allow."
+    )
+    max_failures: int = _setting(0, "search: retries of a trial that raised.")
+    ray_address: str | None = _setting(
+        None, "search: address of an existing Ray cluster; None: $RAY_ADDRESS, else a local Ray."
+    )
+
+    def __post_init__(self) -> None:
+        problems = _check_values(self)
+        if problems:
+            raise ConfigError("Invalid settings:\n  - " + "\n  - ".join(problems))
+
+    # --- conversion at the boundary ----------------------------------------------------------------
+    @classmethod
+    def from_any(cls, value: Settings | Mapping[str, Any] | None) -> Settings:
+        """Return settings from a :class:`Settings`, a dict of legacy keys, or ``None`` (defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Settings):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"Settings must be a dict or a pytorch_hyperlight.Settings, got "
+                f"{type(value).__name__}. Pass e.g. {{'metric_to_optimize': 'val_loss'}}."
+            )
+        unknown = [key for key in value if key not in _FIELD_NAMES]
+        if unknown:
+            raise ConfigError(" ".join(_unknown_key_message(key) for key in unknown))
+        values = dict(value)
+        if values.get("ray_metrics_to_show") is not None:
+            values["ray_metrics_to_show"] = tuple(values["ray_metrics_to_show"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-serialisable dict of every setting."""
+        result = dataclasses.asdict(self)
+        if result["ray_metrics_to_show"] is not None:
+            result["ray_metrics_to_show"] = list(result["ray_metrics_to_show"])
+        return result
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (validated like a new object)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def describe(cls) -> dict[str, tuple[Any, str]]:
+        """Every key with its default and description."""
+        return {f.name: (f.default, f.metadata["help"]) for f in dataclasses.fields(cls)}
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+def _unknown_key_message(key: str) -> str:
+    close = difflib.get_close_matches(key, _FIELD_NAMES, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"Unknown settings key {key!r}{hint}. Valid keys are listed by "
+        f"pytorch_hyperlight.Settings.describe()."
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_values(settings: Settings) -> list[str]:
+    """Every problem with the values, so the user can fix them all at once."""
+    problems = []
+
+    def expect(name: str, ok: bool, expected: str) -> None:
+        if not ok:
+            problems.append(f"{name}: expected {expected}, got {getattr(settings, name)!r}")
+
+    s = settings
+    expect("metric_to_optimize", isinstance(s.metric_to_optimize, str) and bool(s.metric_to_optimize),
+           "a metric name such as 'val_loss'")
+    expect("metric_opt_mode", s.metric_opt_mode in _MODES, "'min' or 'max'")
+    expect("seed", s.seed is None or _is_int(s.seed), "an int or None")
+    expect("ptl_early_stopping_patience",
+           s.ptl_early_stopping_patience is None
+           or (_is_int(s.ptl_early_stopping_patience) and s.ptl_early_stopping_patience >= 1),
+           "an int >= 1 or None")
+    expect("ptl_early_stopping_grace_period",
+           _is_int(s.ptl_early_stopping_grace_period) and s.ptl_early_stopping_grace_period >= 0,
+           "an int >= 0")
+    expect("gpus", _is_int(s.gpus) and s.gpus >= -1, "-1, 0 or a positive int")
+    expect("train_loader_name", isinstance(s.train_loader_name, str), "a string")
+    for name in ("val_loader_name", "test_loader_name", "results_dir", "ray_address"):
+        expect(name, getattr(s, name) is None or isinstance(getattr(s, name), str), "a string or None")
+    expect("batch_size_main", s.batch_size_main is None
+           or (_is_int(s.batch_size_main) and s.batch_size_main >= 1), "an int >= 1 or None")
+    expect("cpu_per_trial", _is_number(s.cpu_per_trial) and s.cpu_per_trial > 0, "a number > 0")
+    expect("verbose", s.verbose in (0, 1, 2), "0, 1 or 2")
+    expect("n_samples", _is_int(s.n_samples) and s.n_samples >= 1, "an int >= 1")
+    expect("gpu_per_trial", _is_number(s.gpu_per_trial) and s.gpu_per_trial >= 0, "a number >= 0")
+    expect("grace_period", _is_int(s.grace_period) and s.grace_period >= 1, "an int >= 1")
+    expect("epoch_upper_limit", s.epoch_upper_limit is None
+           or (_is_int(s.epoch_upper_limit) and s.epoch_upper_limit >= 1), "an int >= 1 or None")
+    expect("asha_reduction_factor",
+           _is_number(s.asha_reduction_factor) and s.asha_reduction_factor > 1, "a number > 1")
+    expect("n_checkpoints_to_keep", _is_int(s.n_checkpoints_to_keep) and s.n_checkpoints_to_keep >= 1,
+           "an int >= 1")
+    expect("ray_metrics_to_show", s.ray_metrics_to_show is None
+           or all(isinstance(m, str) for m in s.ray_metrics_to_show), "a list of metric names or None")
+    expect("searcher", s.searcher in _SEARCHERS, f"one of {_SEARCHERS}")
+    expect("hyperopt_n_initial_points", s.hyperopt_n_initial_points is None
+           or (_is_int(s.hyperopt_n_initial_points) and s.hyperopt_n_initial_points >= 1),
+           "an int >= 1 or None")
+    expect("scheduler", s.scheduler in _SCHEDULERS, f"one of {_SCHEDULERS}")
+    expect("max_concurrent_trials", s.max_concurrent_trials is None
+           or (_is_int(s.max_concurrent_trials) and s.max_concurrent_trials >= 1), "an int >= 1 or None")
+    expect("max_failures", _is_int(s.max_failures) and s.max_failures >= -1, "an int >= -1")
+    return problems
