@@ -1,0 +1,345 @@
+"""Figures of epoch metrics: one trial's panels (``TrialMetrics.plot``) and multi-run comparisons.
+
+Figures are :class:`MetricsFigure` objects, made directly rather than through pyplot: nothing is
+registered globally (nothing to close, no second copy drawn in a notebook). Save them with
+``fig.savefig(path)``; in a notebook they display as PNG even when pyplot was never imported. This
+module imports matplotlib, so the package imports it only when a figure is asked for.
+
+Panels are named by the metric without its stage prefix (``acc``, ``f1``, ``loss``). Colours are
+fixed per stage (train blue, val orange, reval green, test red) in a one-trial figure and per run
+in a multi-run figure, where the stage is told by line style and marker instead.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from pytorch_hyperlight.errors import MetricError
+from pytorch_hyperlight.metrics.trial_metrics import (
+    EPOCH,
+    METRIC_PREFIXES,
+    RUN,
+    STAGE,
+    TrialMetrics,
+    canonical_frame,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+STAGE_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "reval": "#2ca02c", "test": "#d62728"}
+#: Which columns each stage's rows hold (reval rows hold the best model's val_* values).
+STAGE_PREFIX = {"train": "train_", "val": "val_", "reval": "val_", "test": "test_"}
+_LINE_STAGES = ("train", "val")
+_MARKER_STAGES = {"reval": ("*", 15), "test": ("D", 7)}
+_RUN_LINESTYLE: dict[str, Any] = {"train": "--", "val": "-"}
+_PANEL_SIZE = (4.8, 3.5)
+_MAX_COLUMNS = 3
+
+
+class MetricsFigure(Figure):
+    """A matplotlib Figure that renders itself as PNG in notebooks (IPython's ``_repr_png_``).
+
+    Where matplotlib's inline backend is active its own formatter is used instead; either way the
+    figure is drawn once.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
+def base_name(column: str) -> str:
+    """The metric name without its stage prefix: ``val_f1`` -> ``f1``."""
+    for prefix in METRIC_PREFIXES:
+        if column.startswith(prefix):
+            return column[len(prefix) :]
+    return column
+
+
+def _resolve(requested: Sequence[str] | None, available: Sequence[str]) -> list[str]:
+    """Requested names (with or without stage prefix) as base names, in the requested order."""
+    if requested is None:
+        return list(available)
+    if isinstance(requested, str) or not requested:
+        raise MetricError(
+            f"metrics must be a non-empty list of metric names; received {requested!r}. "
+            f"Available: {list(available)}."
+        )
+    bases = [base_name(str(name)) for name in requested]
+    unknown = [name for name, base in zip(requested, bases) if base not in available]
+    if unknown:
+        raise MetricError(
+            f"No metric named {unknown} in this table; available metrics: {list(available)} "
+            "(with or without a 'train_'/'val_'/'test_' prefix)."
+        )
+    return list(dict.fromkeys(bases))
+
+
+def _frame(metrics: TrialMetrics | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(metrics, TrialMetrics):
+        return metrics.df
+    return canonical_frame(metrics)
+
+
+def _metric_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in (RUN, STAGE, EPOCH)]
+
+
+def _stage_points(frame: pd.DataFrame, stage: str, column: str) -> pd.DataFrame:
+    """Epoch and value of the rows of ``stage`` where ``column`` has a value."""
+    if column not in frame.columns:
+        return frame.iloc[0:0][[EPOCH]].assign(value=[])
+    rows = frame[(frame[STAGE] == stage) & frame[column].notna()]
+    return rows[[EPOCH, column]].rename(columns={column: "value"})
+
+
+def _make_panels(count: int, *, legend_rows: int) -> tuple[Figure, list[Axes]]:
+    columns = min(max(count, 1), _MAX_COLUMNS)
+    rows = math.ceil(max(count, 1) / columns)
+    size = (_PANEL_SIZE[0] * columns, _PANEL_SIZE[1] * rows + 0.3 * legend_rows)
+    figure = MetricsFigure(figsize=size, dpi=100, layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    axes = list(grid.ravel())
+    for extra in axes[count:]:
+        figure.delaxes(extra)
+    for ax in axes[:count]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.tick_params(labelsize=9)
+        ax.set_xlabel("epoch", fontsize=10)
+    return figure, axes[:count]
+
+
+def _empty_figure(message: str) -> Figure:
+    figure, (ax,) = _make_panels(1, legend_rows=0)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=11)
+    ax.set_axis_off()
+    return figure
+
+
+def _add_legend(figure: Figure, handles: list[Any], labels: list[str]) -> None:
+    if handles:
+        figure.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=len(handles) if len(handles) <= 6 else math.ceil(len(handles) / 2),
+            fontsize=9,
+            frameon=False,
+        )
+
+
+def _draw_stages(
+    ax: Axes, frame: pd.DataFrame, base: str, *, run: str | None, color: str | None
+) -> None:
+    """Lines for train/val, markers for reval/test and the best-epoch line of one trial."""
+    prefix = "" if run is None else f"{run} "
+    for stage in _LINE_STAGES:
+        points = _stage_points(frame, stage, STAGE_PREFIX[stage] + base)
+        if len(points):
+            ax.plot(
+                points[EPOCH].to_numpy(),
+                points["value"].to_numpy(),
+                label=f"{prefix}{stage}",
+                color=color or STAGE_COLORS[stage],
+                linestyle="-" if run is None else _RUN_LINESTYLE[stage],
+                marker="o",
+                markersize=3,
+                linewidth=1.8,
+            )
+    best_epochs = frame.loc[frame[STAGE].isin(list(_MARKER_STAGES)), EPOCH]
+    if len(best_epochs):
+        best = int(best_epochs.iloc[-1])
+        ax.axvline(
+            best,
+            linestyle="--" if run is None else ":",
+            color=color or "0.45",
+            linewidth=1.2,
+            label=f"{prefix}best epoch ({best})",
+            zorder=1,
+        )
+    for stage, (marker, size) in _MARKER_STAGES.items():
+        points = _stage_points(frame, stage, STAGE_PREFIX[stage] + base)
+        if len(points):
+            ax.plot(
+                points[EPOCH].to_numpy(),
+                points["value"].to_numpy(),
+                label=f"{prefix}{stage}",
+                color=color or STAGE_COLORS[stage],
+                linestyle="none",
+                marker=marker,
+                markersize=size,
+                markeredgecolor="black",
+                markeredgewidth=0.6,
+                zorder=3,
+            )
+
+
+def _style_proxies() -> tuple[list[Any], list[str]]:
+    """Legend entries that explain line styles and markers in multi-run figures."""
+    handles: list[Any] = [
+        Line2D([], [], color="0.3", linestyle=_RUN_LINESTYLE[stage]) for stage in _LINE_STAGES
+    ]
+    labels = list(_LINE_STAGES)
+    handles.append(Line2D([], [], color="0.3", linestyle=":"))
+    labels.append("best epoch")
+    for stage, (marker, size) in _MARKER_STAGES.items():
+        handles.append(
+            Line2D([], [], color="0.3", linestyle="none", marker=marker, markersize=size * 0.7)
+        )
+        labels.append(stage)
+    return handles, labels
+
+
+def plot_trial_metrics(
+    metrics: TrialMetrics | pd.DataFrame, names: Sequence[str] | None = None
+) -> Figure:
+    """One panel per metric with lines per stage, reval/test markers and the best epoch marked.
+
+    Args:
+        metrics: a TrialMetrics or a DataFrame of the same shape; with a ``run`` column there is
+            a line per run and stage (colour per run, dashed train, solid val).
+        names: metrics to draw, with or without stage prefix; default: all, sorted by name.
+
+    Returns:
+        The figure (not shown, not saved, not registered with pyplot).
+
+    Raises:
+        MetricError: a requested metric is not in the table.
+    """
+    frame = _frame(metrics)
+    available = sorted({base_name(c) for c in _metric_columns(frame)})
+    bases = _resolve(names, available)
+    if not bases:
+        return _empty_figure("no epoch metrics recorded")
+    runs: list[str | None] = list(dict.fromkeys(frame[RUN])) if RUN in frame.columns else [None]
+    figure, axes = _make_panels(len(bases), legend_rows=1 if runs == [None] else 2)
+    for ax, base in zip(axes, bases):
+        for index, run in enumerate(runs):
+            part = frame if run is None else frame[frame[RUN] == run]
+            _draw_stages(ax, part, base, run=run, color=None if run is None else f"C{index % 10}")
+        ax.set_title(base, fontsize=12)
+    if runs == [None]:
+        handles, labels = _unique_legend_entries(axes)
+    else:
+        handles = [Line2D([], [], color=f"C{i % 10}", linewidth=3) for i in range(len(runs))]
+        labels = [str(run) for run in runs]
+        style_handles, style_labels = _style_proxies()
+        handles += style_handles
+        labels += style_labels
+    _add_legend(figure, handles, labels)
+    return figure
+
+
+def _unique_legend_entries(axes: Sequence[Axes]) -> tuple[list[Any], list[str]]:
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    return list(entries.values()), list(entries)
+
+
+def _comparison_column(frame: pd.DataFrame, name: str) -> str:
+    """The column a comparison panel draws: canonical names as given, base names val-first."""
+    columns = _metric_columns(frame)
+    if name in columns:
+        return name
+    for prefix in ("val_", "train_", "test_"):
+        column = prefix + name
+        if column in columns and frame[column].notna().any():
+            return column
+    raise MetricError(
+        f"No metric named {name!r} in these runs; available: {columns} "
+        f"(or without prefix: {sorted({base_name(c) for c in columns})})."
+    )
+
+
+def plot_runs_comparison(
+    metrics: TrialMetrics, metric_names: Sequence[str] | None = None
+) -> Figure:
+    """Compare runs of a merged table (:meth:`TrialMetrics.merge_runs`) panel by panel.
+
+    Each panel draws one metric with a line per run over the epochs: the ``val_`` values (or
+    ``train_`` when a run has no validation), plus each run's ``reval`` (star) and ``test``
+    (diamond) values at its best epoch, in the run's colour.
+
+    Args:
+        metrics: a TrialMetrics with a ``run`` column.
+        metric_names: panels to draw: base names (``"f1"``, val preferred) or canonical names
+            (``"train_loss"``); default: every base metric, sorted.
+
+    Raises:
+        MetricError: the table has no ``run`` column, or a requested metric is not in it.
+    """
+    frame = _frame(metrics)
+    if RUN not in frame.columns:
+        raise MetricError(
+            "plot_runs_comparison needs a merged table with a 'run' column; build one with "
+            "TrialMetrics.merge_runs({run_name: metrics, ...})."
+        )
+    if metric_names is not None and (isinstance(metric_names, str) or not metric_names):
+        raise MetricError(f"metric_names must be a non-empty list; received {metric_names!r}.")
+    names = metric_names or sorted({base_name(c) for c in _metric_columns(frame)})
+    columns = list(dict.fromkeys(_comparison_column(frame, str(name)) for name in names))
+    if not columns:
+        return _empty_figure("no epoch metrics recorded")
+    runs = list(dict.fromkeys(frame[RUN]))
+    figure, axes = _make_panels(len(columns), legend_rows=2)
+    for ax, column in zip(axes, columns):
+        line_stage = next(s for s in (*_LINE_STAGES, "test") if column.startswith(STAGE_PREFIX[s]))
+        base = base_name(column)
+        for index, run in enumerate(runs):
+            part = frame[frame[RUN] == run]
+            color = f"C{index % 10}"
+            points = _stage_points(part, line_stage, column)
+            label, linestyle = str(run), "-"
+            if not len(points) and line_stage == "val":
+                # A run trained without validation (e.g. on the full data): show its train curve.
+                points = _stage_points(part, "train", "train_" + base)
+                label, linestyle = f"{run} (train)", "--"
+            if len(points):
+                ax.plot(
+                    points[EPOCH].to_numpy(),
+                    points["value"].to_numpy(),
+                    label=label,
+                    color=color,
+                    linestyle=linestyle,
+                    marker="o",
+                    markersize=3,
+                    linewidth=1.8,
+                )
+            for stage, (marker, size) in _MARKER_STAGES.items():
+                if stage == "reval" and line_stage != "val":
+                    continue  # reval values are validation values: not on a train/test panel
+                marks = _stage_points(part, stage, STAGE_PREFIX[stage] + base)
+                if len(marks):
+                    ax.plot(
+                        marks[EPOCH].to_numpy(),
+                        marks["value"].to_numpy(),
+                        label=f"{run} {stage}",
+                        color=color,
+                        linestyle="none",
+                        marker=marker,
+                        markersize=size,
+                        markeredgecolor="black",
+                        markeredgewidth=0.6,
+                        zorder=3,
+                    )
+        ax.set_title(column, fontsize=12)
+    handles: list[Any] = [Line2D([], [], color=f"C{i % 10}", linewidth=3) for i in range(len(runs))]
+    labels = [str(run) for run in runs]
+    proxies, proxy_labels = _style_proxies()
+    # Only the reval/test marker entries apply here (one line style per panel).
+    _add_legend(figure, handles + proxies[3:], labels + proxy_labels[3:])
+    return figure
