@@ -50,8 +50,18 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     # torch is pinned in constraints.txt; installing it on the same line keeps pip from
     # choosing a CUDA build.
-    _run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-c", "constraints.txt", "-e", ".[dev]")
+    _run(
+        PYTHON,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-c",
+        "constraints.txt",
+        "-e",
+        ".[dev]",
+    )
     STAMP.write_text(wanted + "\n")
 
 
@@ -74,8 +84,16 @@ def test(args: list[str]) -> None:
     setup()
     env = _env()
     _run(BIN / "ruff", "check", "pytorch_hyperlight", "tests", "examples", "benchmarks", "dev.py")
-    _run(BIN / "ruff", "format", "--check", "pytorch_hyperlight", "tests", "examples",
-         "benchmarks", "dev.py")
+    _run(
+        BIN / "ruff",
+        "format",
+        "--check",
+        "pytorch_hyperlight",
+        "tests",
+        "examples",
+        "benchmarks",
+        "dev.py",
+    )
     _run(BIN / "mypy", "pytorch_hyperlight")
     _run(BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(VENV / "site"), env=env)
     _run(PYTHON, "-m", "pytest", *args, env=env)

@@ -29,7 +29,11 @@ def create_datasets(val_size: float = 0.2, test_size: float = 0.2, seed: int = 1
     order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))
     n_test = int(len(order) * test_size)
     n_val = int(len(order) * val_size)
-    test_idx, val_idx, train_idx = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    test_idx, val_idx, train_idx = (
+        order[:n_test],
+        order[n_test : n_test + n_val],
+        order[n_test + n_val :],
+    )
     full_train_idx = torch.cat([train_idx, val_idx])
     return {
         "train_dataset": TensorDataset(features[train_idx], targets[train_idx]),

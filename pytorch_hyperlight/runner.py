@@ -136,7 +136,11 @@ class Runner:
         resume_dir = self._resolve_resume(resume, lmodule_class, settings)
         context = self._context(name, settings, existing_dir=resume_dir)
         result = run_hyper_opt(
-            lmodule_class, dict(search_space_config), settings, context, resume=resume_dir is not None
+            lmodule_class,
+            dict(search_space_config),
+            settings,
+            context,
+            resume=resume_dir is not None,
         )
         self._runs[name] = result
         return result

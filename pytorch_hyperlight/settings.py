@@ -54,7 +54,9 @@ class Settings:
         "val_loss",
         "Metric that selects the best epoch and the best trial; with or without the '_epoch' suffix.",
     )
-    metric_opt_mode: str = _setting("min", "'min' or 'max': direction in which the metric improves.")
+    metric_opt_mode: str = _setting(
+        "min", "'min' or 'max': direction in which the metric improves."
+    )
     # --- training ----------------------------------------------------------------------------------
     seed: int | None = _setting(
         None, "Seed for torch, numpy, random and the searcher; also turns on deterministic mode."
@@ -83,7 +85,8 @@ class Settings:
         1, "CPUs per trial: Ray's reservation, torch's threads and the loaders' n_workers."
     )
     verbose: int = _setting(
-        1, "0: silent; 1: one table row per epoch / per trial event; 2: Lightning and Ray output too."
+        1,
+        "0: silent; 1: one table row per epoch / per trial event; 2: Lightning and Ray output too.",
     )
     results_dir: str | None = _setting(
         None,
@@ -192,42 +195,73 @@ def _check_values(settings: Settings) -> list[str]:
             problems.append(f"{name}: expected {expected}, got {getattr(settings, name)!r}")
 
     s = settings
-    expect("metric_to_optimize", isinstance(s.metric_to_optimize, str) and bool(s.metric_to_optimize),
-           "a metric name such as 'val_loss'")
+    expect(
+        "metric_to_optimize",
+        isinstance(s.metric_to_optimize, str) and bool(s.metric_to_optimize),
+        "a metric name such as 'val_loss'",
+    )
     expect("metric_opt_mode", s.metric_opt_mode in _MODES, "'min' or 'max'")
     expect("seed", s.seed is None or _is_int(s.seed), "an int or None")
-    expect("ptl_early_stopping_patience",
-           s.ptl_early_stopping_patience is None
-           or (_is_int(s.ptl_early_stopping_patience) and s.ptl_early_stopping_patience >= 1),
-           "an int >= 1 or None")
-    expect("ptl_early_stopping_grace_period",
-           _is_int(s.ptl_early_stopping_grace_period) and s.ptl_early_stopping_grace_period >= 0,
-           "an int >= 0")
+    expect(
+        "ptl_early_stopping_patience",
+        s.ptl_early_stopping_patience is None
+        or (_is_int(s.ptl_early_stopping_patience) and s.ptl_early_stopping_patience >= 1),
+        "an int >= 1 or None",
+    )
+    expect(
+        "ptl_early_stopping_grace_period",
+        _is_int(s.ptl_early_stopping_grace_period) and s.ptl_early_stopping_grace_period >= 0,
+        "an int >= 0",
+    )
     expect("gpus", _is_int(s.gpus) and s.gpus >= -1, "-1, 0 or a positive int")
     expect("train_loader_name", isinstance(s.train_loader_name, str), "a string")
     for name in ("val_loader_name", "test_loader_name", "results_dir", "ray_address"):
-        expect(name, getattr(s, name) is None or isinstance(getattr(s, name), str), "a string or None")
-    expect("batch_size_main", s.batch_size_main is None
-           or (_is_int(s.batch_size_main) and s.batch_size_main >= 1), "an int >= 1 or None")
+        expect(
+            name, getattr(s, name) is None or isinstance(getattr(s, name), str), "a string or None"
+        )
+    expect(
+        "batch_size_main",
+        s.batch_size_main is None or (_is_int(s.batch_size_main) and s.batch_size_main >= 1),
+        "an int >= 1 or None",
+    )
     expect("cpu_per_trial", _is_number(s.cpu_per_trial) and s.cpu_per_trial > 0, "a number > 0")
     expect("verbose", s.verbose in (0, 1, 2), "0, 1 or 2")
     expect("n_samples", _is_int(s.n_samples) and s.n_samples >= 1, "an int >= 1")
     expect("gpu_per_trial", _is_number(s.gpu_per_trial) and s.gpu_per_trial >= 0, "a number >= 0")
     expect("grace_period", _is_int(s.grace_period) and s.grace_period >= 1, "an int >= 1")
-    expect("epoch_upper_limit", s.epoch_upper_limit is None
-           or (_is_int(s.epoch_upper_limit) and s.epoch_upper_limit >= 1), "an int >= 1 or None")
-    expect("asha_reduction_factor",
-           _is_number(s.asha_reduction_factor) and s.asha_reduction_factor > 1, "a number > 1")
-    expect("n_checkpoints_to_keep", _is_int(s.n_checkpoints_to_keep) and s.n_checkpoints_to_keep >= 1,
-           "an int >= 1")
-    expect("ray_metrics_to_show", s.ray_metrics_to_show is None
-           or all(isinstance(m, str) for m in s.ray_metrics_to_show), "a list of metric names or None")
+    expect(
+        "epoch_upper_limit",
+        s.epoch_upper_limit is None or (_is_int(s.epoch_upper_limit) and s.epoch_upper_limit >= 1),
+        "an int >= 1 or None",
+    )
+    expect(
+        "asha_reduction_factor",
+        _is_number(s.asha_reduction_factor) and s.asha_reduction_factor > 1,
+        "a number > 1",
+    )
+    expect(
+        "n_checkpoints_to_keep",
+        _is_int(s.n_checkpoints_to_keep) and s.n_checkpoints_to_keep >= 1,
+        "an int >= 1",
+    )
+    expect(
+        "ray_metrics_to_show",
+        s.ray_metrics_to_show is None or all(isinstance(m, str) for m in s.ray_metrics_to_show),
+        "a list of metric names or None",
+    )
     expect("searcher", s.searcher in _SEARCHERS, f"one of {_SEARCHERS}")
-    expect("hyperopt_n_initial_points", s.hyperopt_n_initial_points is None
-           or (_is_int(s.hyperopt_n_initial_points) and s.hyperopt_n_initial_points >= 1),
-           "an int >= 1 or None")
+    expect(
+        "hyperopt_n_initial_points",
+        s.hyperopt_n_initial_points is None
+        or (_is_int(s.hyperopt_n_initial_points) and s.hyperopt_n_initial_points >= 1),
+        "an int >= 1 or None",
+    )
     expect("scheduler", s.scheduler in _SCHEDULERS, f"one of {_SCHEDULERS}")
-    expect("max_concurrent_trials", s.max_concurrent_trials is None
-           or (_is_int(s.max_concurrent_trials) and s.max_concurrent_trials >= 1), "an int >= 1 or None")
+    expect(
+        "max_concurrent_trials",
+        s.max_concurrent_trials is None
+        or (_is_int(s.max_concurrent_trials) and s.max_concurrent_trials >= 1),
+        "an int >= 1 or None",
+    )
     expect("max_failures", _is_int(s.max_failures) and s.max_failures >= -1, "an int >= -1")
     return problems

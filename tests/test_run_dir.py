@@ -47,3 +47,15 @@ def test_atomic_json_write_replaces_the_whole_file(tmp_path: Path) -> None:
     data = run_dir.read_json(target)
     assert set(data) == {"b", "c"}
     assert list(target.parent.iterdir()) == [target]
+
+
+def test_atomic_writes_honour_the_umask_not_mkstemps_0600(tmp_path: Path) -> None:
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        target = tmp_path / "metrics.csv"
+        run_dir.write_text_atomic(target, "a,b\n")
+    finally:
+        os.umask(previous)
+    assert target.stat().st_mode & 0o777 == 0o644

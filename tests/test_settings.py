@@ -44,8 +44,11 @@ def test_the_callers_dict_is_not_mutated() -> None:
 
 
 def test_unknown_key_names_the_closest_valid_key() -> None:
-    with pytest.raises(ConfigError, match=r"'ptl_early_stoping_patience'.*did you mean "
-                       r"'ptl_early_stopping_patience'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'ptl_early_stoping_patience'.*did you mean "
+        r"'ptl_early_stopping_patience'",
+    ):
         Settings.from_any({"ptl_early_stoping_patience": 3})
 
 
