@@ -70,6 +70,7 @@ def _env() -> dict[str, str]:
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("WANDB_MODE", "offline")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("NO_MKDOCS_2_WARNING", "1")  # mkdocs-material prints an end-of-life banner
     return env
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, RunDirError
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.run_result import RunResult
 from pytorch_hyperlight.settings import Settings
 
 SettingsLike = Settings | Mapping[str, Any] | None
@@ -99,7 +100,8 @@ class Runner:
         settings = Settings.from_any(extra_config)
         name = self._allocate_run_name("single-trial", lmodule_class, run_name)
         context = self._context(name, settings)
-        result = run_single_trial(lmodule_class, dict(config), settings, context)
+        # run_single_trial checks the config's type itself and copies it: pass it as given.
+        result = RunResult(run_single_trial(lmodule_class, config, settings, context))  # type: ignore[arg-type]
         self._runs[name] = result
         return result
 
@@ -131,16 +133,23 @@ class Runner:
         """
         from pytorch_hyperlight.search.run import run_hyper_opt
 
+        if not isinstance(search_space_config, Mapping):
+            raise ConfigError(
+                "search_space_config must be a dict of hyper-parameters and Ray Tune domains, got "
+                f"{type(search_space_config).__name__}."
+            )
         settings = Settings.from_any(tune_config)
         name = self._allocate_run_name("hyper-opt", lmodule_class, run_name)
         resume_dir = self._resolve_resume(resume, lmodule_class, settings)
         context = self._context(name, settings, existing_dir=resume_dir)
-        result = run_hyper_opt(
-            lmodule_class,
-            dict(search_space_config),
-            settings,
-            context,
-            resume=resume_dir is not None,
+        result = RunResult(
+            run_hyper_opt(
+                lmodule_class,
+                dict(search_space_config),
+                settings,
+                context,
+                resume=resume_dir is not None,
+            )
         )
         self._runs[name] = result
         return result

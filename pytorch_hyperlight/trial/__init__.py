@@ -1,0 +1,9 @@
+"""Training one configuration: the code path shared by the single trial and the search's trials.
+
+- :mod:`~pytorch_hyperlight.trial.lightning`: the module's Lightning namespace, Trainer options, quiet mode
+- :mod:`~pytorch_hyperlight.trial.building`: config checks and building the module
+- :mod:`~pytorch_hyperlight.trial.data`: calling ``configure_dataloaders`` and picking the loaders
+- :mod:`~pytorch_hyperlight.trial.callbacks`: epoch metrics, early stopping with a grace period, NaN guard
+- :mod:`~pytorch_hyperlight.trial.fit`: ``dry_run``, ``fit_trial``, ``evaluate_checkpoint``
+- :mod:`~pytorch_hyperlight.trial.single`: ``run_single_trial``
+"""

@@ -1,0 +1,200 @@
+"""run_single_trial: validate -> dry run -> fit -> re-validate -> test -> save.
+
+Every check runs before training: the module class, the config keys, the ``gpus`` setting, the user's
+callbacks, the loaders and, through a one-batch dry run, the metric names. Then one fit with the best
+epoch checkpointed into the run directory, and the best checkpoint re-validated and tested.
+
+Files written into ``context.run_dir`` (see :mod:`pytorch_hyperlight.results.run_dir`)::
+
+    checkpoints/best.ckpt   the best epoch (Lightning's ModelCheckpoint)
+    metrics.csv             TrialMetrics.to_csv: train/val rows per epoch, reval and test rows
+    metrics.png             TrialMetrics.plot
+    run.json                what was run and what came out of it
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from pytorch_hyperlight.context import RunContext
+from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.settings import Settings
+from pytorch_hyperlight.trial.building import check_config
+from pytorch_hyperlight.trial.callbacks import check_callbacks
+from pytorch_hyperlight.trial.data import load_dataloaders
+from pytorch_hyperlight.trial.fit import (
+    FitOutcome,
+    TrialSpec,
+    dry_run,
+    evaluate_checkpoint,
+    fit_trial,
+    require_checkpoint,
+)
+from pytorch_hyperlight.trial.lightning import accelerator_options
+
+RUN_FORMAT_VERSION = 1
+
+
+def run_single_trial(
+    lmodule_class: type, config: dict[str, Any], settings: Settings, context: RunContext
+) -> dict[str, Any]:
+    """Train one configuration, then re-validate and test its best checkpoint.
+
+    Args:
+        lmodule_class: a LightningModule class (``pytorch_lightning`` or ``lightning.pytorch``).
+        config: hyper-parameters plus ``max_epochs``, ``batch_size`` (and ``gradient_clip_val``);
+            never modified.
+        settings: how to train and evaluate.
+        context: the Runner's part: loader function, callbacks, loggers, run name and directory.
+
+    Returns:
+        A dict with ``lmodule_best`` (the best epoch's model, loaded from its checkpoint),
+        ``best_epoch``, ``best_checkpoint_path`` (absolute, inside ``run_dir/checkpoints``),
+        ``trainer`` (the one that fitted), ``metrics`` (TrialMetrics), ``metrics_last`` (pandas
+        Series), ``run_dir``, ``run_name``, ``config`` (a copy) and ``settings``.
+
+    Raises:
+        ConfigError, DataLoaderError, MetricError: bad input, before any training.
+        NonFiniteMetricError: the loss or the metric became NaN/infinite during training.
+    """
+    from pytorch_hyperlight.metrics.console import make_epoch_display
+
+    check_config(lmodule_class, config)
+    config = copy.deepcopy(dict(config))
+    accelerator_options(settings.gpus)  # fails early when GPUs are asked for but unusable
+    user_callbacks = context.fresh_callbacks()
+    check_callbacks(user_callbacks)
+    loaders = load_dataloaders(context.configure_dataloaders, int(config["batch_size"]), settings)
+    spec = TrialSpec(
+        lmodule_class=lmodule_class,
+        configure_dataloaders=context.configure_dataloaders,
+        config=config,
+        settings=settings,
+        is_debug=context.is_debug,
+    )
+    report = dry_run(spec, loaders=loaders)
+    spec = dataclasses.replace(spec, monitor=report.monitor)
+
+    display = make_epoch_display(settings.verbose)
+    try:
+        fitted = fit_trial(
+            spec,
+            checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
+            user_callbacks=user_callbacks,
+            loggers=context.fresh_loggers(),
+            epoch_display=display,
+            loaders=loaders,
+        )
+    finally:
+        if display is not None:
+            display.close()
+    best_path = require_checkpoint(fitted, report.metric)
+    evaluation = evaluate_checkpoint(
+        spec,
+        best_path,
+        batch_size=settings.batch_size_main,
+        best_epoch=fitted.best_epoch,
+        loaders=loaders,
+    )
+    metrics = _trial_metrics(fitted, evaluation.rows)
+    metrics_last = metrics.series_last
+    _save(context, lmodule_class, spec, report.metric, fitted, metrics, metrics_last)
+    return {
+        "lmodule_best": evaluation.lmodule,
+        "best_epoch": fitted.best_epoch,
+        "best_checkpoint_path": best_path,
+        "trainer": fitted.trainer,
+        "metrics": metrics,
+        "metrics_last": metrics_last,
+        "run_dir": context.run_dir,
+        "run_name": context.run_name,
+        "config": copy.deepcopy(config),
+        "settings": settings,
+    }
+
+
+def _trial_metrics(fitted: FitOutcome, evaluation_rows: Any) -> Any:
+    import pandas as pd
+
+    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
+
+    frames = [frame for frame in (fitted.history, evaluation_rows) if not frame.empty]
+    table = pd.concat(frames, ignore_index=True, sort=False) if frames else fitted.history
+    return TrialMetrics(table)
+
+
+def _best_metric_value(fitted: FitOutcome, metric: str) -> float | None:
+    history = fitted.history
+    if fitted.best_epoch is None or metric not in history.columns:
+        return None
+    values = history.loc[history["epoch"] == fitted.best_epoch, metric].dropna()
+    return float(values.iloc[0]) if not values.empty else None
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _save(
+    context: RunContext,
+    lmodule_class: type,
+    spec: TrialSpec,
+    metric: str,
+    fitted: FitOutcome,
+    metrics: Any,
+    metrics_last: Any,
+) -> None:
+    """Write metrics.csv, metrics.png and run.json (each atomically) into the run directory."""
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(context.run_dir)
+    _write_atomic(run_dir / run_dirs.METRICS_FILE, metrics.to_csv)
+    figure = metrics.plot()
+    try:
+        _write_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, lambda path: figure.savefig(path))
+    finally:
+        plt.close(figure)
+    best_path = fitted.best_checkpoint_path
+    relative = os.path.relpath(best_path, run_dir) if best_path else None
+    run_dirs.write_json_atomic(
+        run_dir / run_dirs.RUN_FILE,
+        {
+            "format_version": RUN_FORMAT_VERSION,
+            "kind": "single_trial",
+            "run_name": context.run_name,
+            "experiment_id": context.experiment_id,
+            "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "lmodule_class": f"{lmodule_class.__module__}:{lmodule_class.__qualname__}",
+            "settings": spec.settings.to_dict(),
+            "config": dict(spec.config),
+            "best_config": dict(spec.config),
+            "is_debug": spec.is_debug,
+            "metric": metric,
+            "monitor": spec.monitor,
+            "mode": spec.settings.metric_opt_mode,
+            "best_epoch": fitted.best_epoch,
+            "best_metric_value": _json_number(_best_metric_value(fitted, metric)),
+            "best_checkpoint_path": relative,
+            "metrics_last": {
+                str(name): _json_number(float(value)) for name, value in metrics_last.items()
+            },
+        },
+    )
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` (readers never see a partial file)."""
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
