@@ -150,13 +150,69 @@ EXTRA_CONFIG = {
 }
 
 
-def main() -> None:
+def search_space_config() -> dict:
+    """The seed's SEARCH_SPACE_CONFIG for digits: Ray Tune domains mixed with constants."""
+    from ray import tune
+
+    return {
+        "lr": tune.loguniform(1e-3, 1e-1),
+        "n_hidden": tune.choice([16, 32, 64, 128]),
+        "gradient_clip_val": 0,
+        "max_epochs": tune.choice([8, 12]),
+        "batch_size": tune.choice([32, 64]),
+        "n_classes": N_CLASSES,
+    }
+
+
+def tune_config(n_samples: int = 10) -> dict:
+    """The seed's TUNE_CONFIG: the single-trial keys plus the search keys."""
+    return {
+        **EXTRA_CONFIG,
+        "ray_metrics_to_show": ["val_loss_epoch", "val_f1_epoch", "val_acc_epoch"],
+        "cpu_per_trial": 1,
+        "gpu_per_trial": 0.25 * torch.cuda.is_available(),
+        "n_checkpoints_to_keep": 1,
+        "grace_period": 2,
+        "n_samples": n_samples,
+        "batch_size_main": 256,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Search digits hyper-parameters (ASHA + HyperOpt), then show the trials and the best model."""
+    import argparse
+
+    from tabulate import tabulate
+
     from pytorch_hyperlight import Runner
 
-    runner = Runner(configure_dataloaders, experiment_id=EXPERIMENT_ID)
-    result = runner.run_single_trial(LitDigits, CONFIG, EXTRA_CONFIG)
-    print(result["metrics_last"])
-    print(f"Run directory: {result['run_dir']}")
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--n-samples", type=int, default=10, help="trials to run (default 10)")
+    parser.add_argument("--debug", action="store_true", help="a fast smoke run: few batches")
+    args = parser.parse_args(argv)
+
+    runner = Runner(configure_dataloaders, experiment_id=EXPERIMENT_ID, is_debug=args.debug)
+    result = runner.run_hyper_opt(LitDigits, search_space_config(), tune_config(args.n_samples))
+
+    trials = result["trials"].sort_values("metric_best", ascending=False, na_position="last")
+    shown = trials.drop(columns=["error", "completion_order"]).rename(
+        columns=lambda name: name.removeprefix("config/")
+    )
+    print(f"\nTrials, best first ({result['metric']}):")
+    print(tabulate(shown, headers="keys", tablefmt="github", showindex=False, floatfmt=".4g"))
+    metrics = result["metrics"].df
+    test = metrics[metrics["stage"] == "test"].dropna(axis=1, how="all")
+    print(
+        f"\nBest model (trial {result['best_trial_id']}, epoch {result['best_epoch']}) on the test set:"
+    )
+    print(tabulate(test, headers="keys", tablefmt="github", showindex=False, floatfmt=".4f"))
+    run_dir = result["run_dir"]
+    plots = sorted([run_dir / "metrics.png", *(run_dir / "plots").glob("*.png")])
+    print("\nPlots:")
+    for plot in plots:
+        print(f"  {plot}")
+    print(f"Run directory (reopen with pytorch_hyperlight.load_run): {run_dir}")
+    return result
 
 
 if __name__ == "__main__":

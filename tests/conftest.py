@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ def ray_cluster() -> Iterator[object]:
         num_gpus=1,
         include_dashboard=False,
         log_to_driver=False,
+        logging_level=logging.WARNING,
         _temp_dir=str(_SESSION_TMP / "ray"),
     )
     try:

@@ -1,0 +1,120 @@
+"""Core efficiency of a search: how much of the machine's CPU time goes into training.
+
+Runs ``Runner.run_hyper_opt`` on ``examples/digits.py``'s LitDigits with trials of about 10 s each
+(FIFO scheduler, so every trial trains all its epochs), one CPU per trial, as many trials at once
+as there are cores. Efficiency = the sum of the trials' pure training time (epoch start to epoch
+end, validation included, as measured inside each trial) / (wall time x cores). 1.0 is the
+physical limit; the rest is trial start-up (process reuse keeps it small), Ray's bookkeeping, the
+checks and dry run before the search and the reload, re-validation and test after it.
+
+One Ray is started first (not timed). Timings are printed, never asserted.
+
+    .venv/bin/python benchmarks/core_efficiency.py                 # 8 trials x 32 epochs
+    .venv/bin/python benchmarks/core_efficiency.py --trials 6 --epochs 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ from a checkout
+
+from examples.digits import N_CLASSES, LitDigits, configure_dataloaders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=32, help="about 10 s per trial on 2 cores")
+    args = parser.parse_args()
+    import logging
+    import warnings
+
+    from pytorch_hyperlight.search import ray_session
+
+    ray_session.configure_environment()
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    warnings.filterwarnings("ignore")
+    import ray
+    from ray import tune
+
+    from pytorch_hyperlight import Runner
+    from pytorch_hyperlight.search import run
+
+    cores = os.cpu_count() or 1
+    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)  # fmt: skip
+    phases: dict[str, float] = {}
+    search = run._search
+
+    def timed_search(*a: object, **k: object) -> object:
+        phases["search_started_at"] = time.time()
+        started = time.perf_counter()
+        try:
+            return search(*a, **k)  # type: ignore[arg-type]
+        finally:
+            phases["search"] = time.perf_counter() - started
+
+    run._search = timed_search  # type: ignore[assignment]
+    space = {
+        "lr": tune.loguniform(1e-2, 5e-2),
+        "n_hidden": tune.choice([64, 128]),
+        "gradient_clip_val": 0,
+        "max_epochs": args.epochs,
+        "batch_size": 32,
+        "n_classes": N_CLASSES,
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="hyperlight-bench-") as workdir:
+            started = time.perf_counter()
+            result = Runner(configure_dataloaders).run_hyper_opt(
+                LitDigits,
+                space,
+                {"metric_to_optimize": "val_f1", "metric_opt_mode": "max", "seed": 16,
+                 "n_samples": args.trials, "searcher": "random", "scheduler": "fifo",
+                 "cpu_per_trial": 1, "results_dir": workdir, "verbose": 0, "gpus": 0},
+            )  # fmt: skip
+            wall = time.perf_counter() - started
+    finally:
+        ray.shutdown()
+    trials = result["trials"]
+    training = float(trials["training_time_s"].sum())
+    # Where the rest goes: each trial process's cold start, and the gaps between reused trials.
+    spans = []
+    for trial in result["analysis"]:
+        reports = trial.metrics_dataframe
+        first_iteration = float(reports["time_this_iter_s"].iloc[0])
+        first_epoch = float(reports["epoch_ended_at"].iloc[0] - reports["epoch_started_at"].iloc[0])
+        spans.append((int(reports["pid"].iloc[0]), float(reports["epoch_started_at"].min()),
+                      float(reports["epoch_ended_at"].max()), first_iteration - first_epoch))  # fmt: skip
+    cold = sorted(start - phases["search_started_at"] for _, start, _, _ in spans)[:cores]
+    gaps = []
+    for pid in {pid for pid, *_ in spans}:
+        mine = sorted((start, end) for p, start, end, _ in spans if p == pid)
+        gaps += [b[0] - a[1] for a, b in itertools.pairwise(mine)]
+    print(f"{args.trials} trials x {args.epochs} epochs, {cores} cores, {cores} trials at a time, "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print("training time per trial: "
+          + ", ".join(f"{t:.1f} s" for t in trials["training_time_s"]))  # fmt: skip
+    print(f"run_hyper_opt wall {wall:.1f} s (the search itself {phases['search']:.1f} s)")
+    print(f"first epoch of the first trials began {', '.join(f'{c:.1f}' for c in cold)} s into the "
+          f"search (trial processes starting: imports of torch + Lightning)")  # fmt: skip
+    if gaps:
+        print(
+            f"gap between consecutive trials in a reused process: mean {sum(gaps) / len(gaps):.2f} s"
+        )
+    warm = phases["search"] - max(cold)
+    print(f"core efficiency: {training / (wall * cores):.3f} of the whole call, "
+          f"{training / (phases['search'] * cores):.3f} of the search, "
+          f"{training / (warm * cores):.3f} once the trial processes had started "
+          "(target >= 0.8)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""From Ray Tune's results to the library's tables: trials, trial histories, best trial, errors.
+
+Everything but :func:`records_from_result_grid` is pure and works on :class:`TrialRecord` objects,
+so it is tested without Ray. The best trial and its best epoch are chosen by the *best* value of the
+metric over all epochs (Ray's ``scope="all"``), never by the last one.
+
+Example:
+    >>> import pandas as pd
+    >>> reports = pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [0.9, 0.5, 0.4],
+    ...                         "val_acc": [0.6, 0.9, 0.8]})
+    >>> best_of(reports, "val_acc", "max")
+    (1, 0.9)
+    >>> history_frame(reports)[["stage", "epoch", "val_acc"]].head(2).to_dict("list")
+    {'stage': ['train', 'val'], 'epoch': [0, 0], 'val_acc': [nan, 0.6]}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pytorch_hyperlight.errors import SearchError
+from pytorch_hyperlight.metric_names import stage_of
+
+#: Keys the trainable reports besides the metrics (see :mod:`pytorch_hyperlight.search.trainable`).
+EPOCH = "epoch"
+MAX_EPOCHS = "max_epochs"
+SHOULD_STOP = "should_stop"
+EPOCH_STARTED_AT = "epoch_started_at"
+EPOCH_ENDED_AT = "epoch_ended_at"
+TRAINING_TIME = "training_time_s"
+
+TERMINATED = "TERMINATED"
+ERROR = "ERROR"
+FINISHED = (TERMINATED, ERROR)
+
+#: Columns of the trials table, ``config/<param>`` columns go after ``status``.
+LEADING_COLUMNS = ("trial_id", "status")
+TRAILING_COLUMNS = (
+    "metric_best",
+    "metric_last",
+    "best_epoch",
+    "epochs",
+    "stopped_early",
+    "error",
+    "training_time_s",
+    "completion_order",
+)
+_TRACEBACK_LINES = 30
+_STAGE_ORDER = {"train": 0, "val": 1}
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as the search saw it.
+
+    Attributes:
+        trial_id: Ray Tune's trial id.
+        status: ``TERMINATED``, ``ERROR``, ``RUNNING``, ``PENDING`` or ``PAUSED``.
+        config: the trial's resolved config (nested as given).
+        reports: one row per ``tune.report`` (one per epoch): the metrics and the trainable's keys.
+        error: the error's last line (``"ValueError: boom"``), or empty.
+        traceback: an excerpt of the traceback, or empty.
+        checkpoints: the trial's kept checkpoints as ``(directory, reported metrics)``.
+    """
+
+    trial_id: str
+    status: str
+    config: Mapping[str, Any]
+    reports: pd.DataFrame = field(default_factory=pd.DataFrame)
+    error: str = ""
+    traceback: str = ""
+    checkpoints: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+
+
+def metric_columns(columns: Iterable[str]) -> list[str]:
+    """The reported columns that are metrics (``train_*``, ``val_*``, ``test_*``).
+
+    >>> metric_columns(["epoch", "train_loss", "val_acc", "time_total_s", "config/lr"])
+    ['train_loss', 'val_acc']
+    """
+    return [str(c) for c in columns if stage_of(str(c)) is not None]
+
+
+def epoch_reports(reports: pd.DataFrame) -> pd.DataFrame:
+    """Reports in epoch order, one per epoch (the last one wins when an epoch was re-run)."""
+    if reports is None or reports.empty or EPOCH not in reports.columns:
+        return pd.DataFrame(columns=[EPOCH])
+    frame = reports.dropna(subset=[EPOCH]).copy()
+    frame[EPOCH] = frame[EPOCH].astype("int64")
+    frame = frame.drop_duplicates(subset=[EPOCH], keep="last")
+    return frame.sort_values(EPOCH, kind="stable").reset_index(drop=True)
+
+
+def history_frame(reports: pd.DataFrame) -> pd.DataFrame:
+    """A trial's epochs in TrialMetrics form: a ``train`` and a ``val`` row per epoch.
+
+    >>> reports = pd.DataFrame({"epoch": [0], "train_loss": [0.9], "val_acc": [0.5], "pid": [7]})
+    >>> history_frame(reports).to_dict("list")
+    {'stage': ['train', 'val'], 'epoch': [0, 0], 'train_loss': [0.9, nan], 'val_acc': [nan, 0.5]}
+    """
+    frame = epoch_reports(reports)
+    metrics = metric_columns(frame.columns)
+    rows: list[dict[str, Any]] = []
+    for _, report in frame.iterrows():
+        for stage in ("train", "val"):
+            values = {m: report[m] for m in metrics if stage_of(m) == stage}
+            if not values or all(pd.isna(v) for v in values.values()):
+                continue
+            rows.append({"stage": stage, EPOCH: int(report[EPOCH]), **values})
+    result = pd.DataFrame(rows, columns=["stage", EPOCH, *metrics])
+    result[metrics] = result[metrics].astype("float64")
+    return result
+
+
+def metric_by_epoch(reports: pd.DataFrame, metric: str) -> pd.Series:
+    """The metric's finite values indexed by epoch (empty when never reported)."""
+    frame = epoch_reports(reports)
+    if metric not in frame.columns:
+        return pd.Series(dtype="float64")
+    values = pd.to_numeric(frame[metric], errors="coerce")
+    values.index = frame[EPOCH]
+    return values[values.map(lambda v: isinstance(v, float) and math.isfinite(v))]
+
+
+def best_of(reports: pd.DataFrame, metric: str, mode: str) -> tuple[int | None, float]:
+    """``(epoch, value)`` of the metric's best value over all epochs; ``(None, nan)`` if none.
+
+    Ties go to the earliest epoch.
+    """
+    values = metric_by_epoch(reports, metric)
+    if values.empty:
+        return None, math.nan
+    epoch = values.idxmax() if mode == "max" else values.idxmin()
+    return int(epoch), float(values[epoch])
+
+
+def _is_better(value: float, than: float, mode: str) -> bool:
+    return value > than if mode == "max" else value < than
+
+
+def select_best_trial(records: Sequence[TrialRecord], metric: str, mode: str) -> TrialRecord:
+    """The trial with the best value of ``metric`` over all its epochs.
+
+    Epochs that a trial reported before it failed count, unless every trial failed.
+
+    Raises:
+        SearchError: every trial failed, or none reported a finite value (with the first failed
+            trial's traceback).
+    """
+    if records and all(record.status == ERROR for record in records):
+        raise SearchError(_no_result_message(records, metric))
+    best: TrialRecord | None = None
+    best_value = math.nan
+    for record in records:
+        _, value = best_of(record.reports, metric, mode)
+        if math.isnan(value):
+            continue
+        if best is None or _is_better(value, best_value, mode):
+            best, best_value = record, value
+    if best is None:
+        raise SearchError(_no_result_message(records, metric))
+    return best
+
+
+def _no_result_message(records: Sequence[TrialRecord], metric: str) -> str:
+    failed = [r for r in records if r.status == ERROR]
+    if failed:
+        first = failed[0]
+        what = "Every trial failed" if len(failed) == len(records) else "No trial succeeded"
+        return (
+            f"{what} ({len(failed)} of {len(records)} errored; no usable {metric!r}). First "
+            f"failure, trial {first.trial_id}: {first.error}\n\n"
+            f"{first.traceback}\nFix the error (run_single_trial with one config of the search "
+            "space reproduces it faster), then search again."
+        )
+    return (
+        f"No trial reported a finite value of {metric!r} ({len(records)} trials). Check that the "
+        "module logs it every epoch and that training does not diverge."
+    )
+
+
+def best_checkpoint(record: TrialRecord, metric: str, mode: str) -> tuple[str, int | None]:
+    """``(directory, epoch)`` of the record's kept checkpoint with the best metric value.
+
+    Raises:
+        SearchError: the trial kept no checkpoint with the metric.
+    """
+    scored = [
+        (float(m[metric]), path, m.get(EPOCH))
+        for path, m in record.checkpoints
+        if metric in m and isinstance(m[metric], int | float) and math.isfinite(m[metric])
+    ]
+    if not scored:
+        raise SearchError(
+            f"The best trial {record.trial_id} kept no checkpoint with {metric!r}; its directory "
+            "may have been removed while the search ran."
+        )
+    pick = max if mode == "max" else min
+    _, path, epoch = pick(scored, key=lambda item: item[0])
+    return path, None if epoch is None else int(epoch)
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config keys joined by ``/`` (Ray's convention).
+
+    >>> flatten_config({"lr": 0.1, "opt": {"beta": 0.9}})
+    {'lr': 0.1, 'opt/beta': 0.9}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_config(value, prefix=f"{name}/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _last(frame: pd.DataFrame, column: str) -> Any:
+    if column not in frame.columns:
+        return None
+    values = frame[column].dropna()
+    return None if values.empty else values.iloc[-1]
+
+
+def stopped_early(record: TrialRecord) -> bool:
+    """True when the scheduler stopped a trial before its ``max_epochs``.
+
+    A trial that Lightning's early stopping ended (it reported ``should_stop``) or that raised
+    was not stopped by the scheduler.
+    """
+    if record.status != TERMINATED:
+        return False
+    frame = epoch_reports(record.reports)
+    if frame.empty:
+        return False
+    planned = _last(frame, MAX_EPOCHS)
+    if planned is None:
+        planned = record.config.get("max_epochs")
+    if planned is None or bool(_last(frame, SHOULD_STOP) or False):
+        return False
+    return len(frame) < int(planned)
+
+
+def _finished_at(record: TrialRecord) -> float:
+    frame = record.reports
+    for column in (EPOCH_ENDED_AT, "timestamp"):
+        value = _last(frame, column) if frame is not None else None
+        if value is not None:
+            return float(value)
+    return math.inf
+
+
+def completion_orders(records: Sequence[TrialRecord]) -> dict[str, int]:
+    """1-based order in which finished trials (terminated or errored) ended."""
+    finished = [r for r in records if r.status in FINISHED]
+    ordered = sorted(finished, key=lambda r: (_finished_at(r), r.trial_id))
+    return {record.trial_id: index for index, record in enumerate(ordered, start=1)}
+
+
+def trials_table(
+    records: Sequence[TrialRecord], searched: Sequence[str], metric: str, mode: str
+) -> pd.DataFrame:
+    """One row per trial: id, status, searched config values, metric best/last, epochs, ...
+
+    Columns: ``trial_id``, ``status``, ``config/<param>`` per searched parameter, then
+    ``metric_best``, ``metric_last``, ``best_epoch``, ``epochs``, ``stopped_early``, ``error``,
+    ``training_time_s``, ``completion_order``.
+    """
+    orders = completion_orders(records)
+    rows = []
+    for record in records:
+        flat = flatten_config(record.config)
+        best_epoch, best_value = best_of(record.reports, metric, mode)
+        values = metric_by_epoch(record.reports, metric)
+        training_time = _last(record.reports, TRAINING_TIME)
+        row: dict[str, Any] = {"trial_id": record.trial_id, "status": record.status}
+        row.update({f"config/{name}": flat.get(name) for name in searched})
+        row.update(
+            {
+                "metric_best": best_value,
+                "metric_last": float(values.iloc[-1]) if not values.empty else math.nan,
+                "best_epoch": best_epoch,
+                "epochs": len(epoch_reports(record.reports)),
+                "stopped_early": stopped_early(record),
+                "error": record.error,
+                "training_time_s": math.nan if training_time is None else float(training_time),
+                "completion_order": orders.get(record.trial_id),
+            }
+        )
+        rows.append(row)
+    columns = [*LEADING_COLUMNS, *(f"config/{n}" for n in searched), *TRAILING_COLUMNS]
+    table = pd.DataFrame(rows, columns=columns)
+    table["best_epoch"] = table["best_epoch"].astype("Int64")
+    table["completion_order"] = table["completion_order"].astype("Int64")
+    table["epochs"] = table["epochs"].astype("int64")
+    table["stopped_early"] = table["stopped_early"].astype(bool)
+    return table
+
+
+def trial_metrics_table(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every trial's history (TrialMetrics rows) stacked, with a leading ``trial_id`` column."""
+    frames = [frame.assign(trial_id=trial_id) for trial_id, frame in histories.items()]
+    if not frames:
+        return pd.DataFrame(columns=["trial_id", "stage", EPOCH])
+    stacked = pd.concat(frames, ignore_index=True, sort=False)
+    metrics = sorted(c for c in stacked.columns if c not in ("trial_id", "stage", EPOCH))
+    return stacked[["trial_id", "stage", EPOCH, *metrics]]
+
+
+def errors_list(records: Sequence[TrialRecord]) -> list[dict[str, str]]:
+    """``[{trial_id, error, traceback}]`` for every trial that errored."""
+    return [
+        {"trial_id": r.trial_id, "error": r.error, "traceback": r.traceback}
+        for r in records
+        if r.status == ERROR or r.error
+    ]
+
+
+def split_error(text: str) -> tuple[str, str]:
+    """``(last line naming the exception, traceback excerpt)`` of an error's text.
+
+    >>> split_error("Traceback (most recent call last):\\n  File 'x'\\nValueError: boom\\n")[0]
+    'ValueError: boom'
+    """
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return "", ""
+    summary = next(
+        (line.strip() for line in reversed(lines) if not line.startswith((" ", "\t"))),
+        lines[-1].strip(),
+    )
+    return summary, "\n".join(lines[-_TRACEBACK_LINES:])
+
+
+def records_from_result_grid(result_grid: Any) -> list[TrialRecord]:
+    """Turn Ray Tune's ResultGrid into records (its trials and results are in the same order)."""
+    analysis = result_grid._experiment_analysis  # the Trial objects carry each trial's status
+    records = []
+    for trial, result in zip(analysis.trials, result_grid):
+        error_text = ""
+        if result.error is not None:
+            error_text = str(result.error)
+        elif trial.status == ERROR:
+            error_text = str(trial.get_error() or "unknown error")
+        summary, excerpt = split_error(error_text) if error_text else ("", "")
+        reports = result.metrics_dataframe
+        checkpoints = tuple(
+            (checkpoint.path, dict(metrics))
+            for checkpoint, metrics in result.best_checkpoints or ()
+        )
+        records.append(
+            TrialRecord(
+                trial_id=str(trial.trial_id),
+                status=str(trial.status),
+                config=dict(trial.config),
+                reports=reports if reports is not None else pd.DataFrame(),
+                error=summary,
+                traceback=excerpt,
+                checkpoints=checkpoints,
+            )
+        )
+    return records

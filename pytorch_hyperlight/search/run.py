@@ -1,0 +1,318 @@
+"""``run_hyper_opt``: checks -> Ray -> search -> the best model re-validated and tested.
+
+1. Before Ray starts (:mod:`~pytorch_hyperlight.search.checks`): the search space against the
+   searcher, a sampled config against the module's constructor, a one-batch dry run that finds the
+   metric, the user's code pickled for the workers, and the resources per trial.
+2. The search (:mod:`~pytorch_hyperlight.search.tuner`), or its continuation with ``resume``.
+3. In the calling process: the best trial (by the best value of the metric over its epochs), its
+   best checkpoint copied into ``run_dir/checkpoints/``, re-validated and tested with loaders built
+   at ``batch_size_main``, and every result file written into the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pytorch_hyperlight.context import RunContext
+from pytorch_hyperlight.errors import ConfigError, SearchError
+from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.search import results as search_results
+from pytorch_hyperlight.search.checks import SearchPlan, plan_search
+from pytorch_hyperlight.search.space import describe_search_space
+from pytorch_hyperlight.settings import Settings
+
+BEST_CHECKPOINT_FILE = "best.ckpt"
+
+
+# --- the search ------------------------------------------------------------------------------------
+def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: bool) -> Any:
+    from pytorch_hyperlight.search.progress import SearchProgress
+    from pytorch_hyperlight.search.ray_session import ray_session
+    from pytorch_hyperlight.search.trainable import make_trainable
+    from pytorch_hyperlight.search.tuner import (
+        TUNE_EXPERIMENT_NAME,
+        build_tuner,
+        check_trial_fits,
+        concurrency_limit,
+        fit,
+        restore_tuner,
+        restored_objective,
+        unfinished_trials,
+    )
+
+    with ray_session(settings.ray_address, verbose=settings.verbose) as session:
+        check_trial_fits(settings.cpu_per_trial, settings.gpu_per_trial, session.node_resources)
+        concurrency = concurrency_limit(
+            settings.cpu_per_trial,
+            settings.gpu_per_trial,
+            session.node_resources,
+            plan.n_trials,
+            settings.max_concurrent_trials,
+        )
+        progress = SearchProgress(
+            plan.metric,
+            settings.metric_opt_mode,
+            plan.n_trials,
+            searched=plan.space.searched,
+            metrics_to_show=plan.metrics_to_show,
+            verbose=settings.verbose,
+            header=(
+                f"{'resuming ' if resume else ''}search {context.run_name}: {plan.n_trials} trials, "
+                f"{settings.searcher} + {settings.scheduler}, {concurrency} at a time, optimising "
+                f"{plan.metric} ({settings.metric_opt_mode}); results in {context.run_dir}"
+            ),
+        )
+        trainable = make_trainable(
+            plan.spec,
+            settings,
+            constants=plan.constants,
+            user_callbacks=tuple(context.pl_callbacks),
+        )
+        if resume:
+            tuner = restore_tuner(context.run_dir / TUNE_EXPERIMENT_NAME, trainable, [progress])
+            _check_same_objective(restored_objective(tuner), plan.metric, settings)
+        else:
+            tuner = build_tuner(
+                trainable,
+                plan.space.param_space,
+                settings,
+                metric=plan.metric,
+                n_trials=plan.n_trials,
+                max_concurrent_trials=concurrency,
+                epoch_upper_limit=plan.epoch_upper_limit,
+                storage_path=context.run_dir,
+                callbacks=[progress],
+            )
+        result_grid = fit(tuner, settings.verbose)
+        unfinished = unfinished_trials(context.run_dir / TUNE_EXPERIMENT_NAME, plan.n_trials)
+        return result_grid, search_results.records_from_result_grid(result_grid), unfinished
+
+
+def _check_same_objective(
+    restored: tuple[str | None, str | None], metric: str, s: Settings
+) -> None:
+    old_metric, old_mode = restored
+    if old_metric is not None and (old_metric, old_mode) != (metric, s.metric_opt_mode):
+        raise ConfigError(
+            f"resume continues a search that optimised {old_metric!r} ({old_mode}), but the settings "
+            f"now say {metric!r} ({s.metric_opt_mode}). Resume with the original metric_to_optimize "
+            "and metric_opt_mode, or start a new search."
+        )
+
+
+# --- after the search ------------------------------------------------------------------------------
+def _check_complete(unfinished: int, n_trials: int, context: RunContext) -> None:
+    if unfinished:
+        raise KeyboardInterrupt(
+            f"The search was interrupted with {n_trials - unfinished} of {n_trials} trials "
+            "finished; its state "
+            f"is saved. Continue it with runner.run_hyper_opt(..., resume={str(context.run_dir)!r}) "
+            "(or resume=True for this experiment's latest search)."
+        )
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    run_dirs.write_text_atomic(path, frame.to_csv(index=False))
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def run_hyper_opt(
+    lmodule_class: type,
+    search_space: dict[str, Any],
+    settings: Settings,
+    context: RunContext,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Search, then load, re-validate and test the best model (see :meth:`Runner.run_hyper_opt`).
+
+    Raises:
+        ConfigError, MetricError, DataLoaderError: bad input, found before Ray starts.
+        RayConnectionError: nothing listens at ``ray_address``.
+        SearchError: every trial failed (the first traceback is in the message).
+        KeyboardInterrupt: the search was interrupted; it can be continued with ``resume``.
+    """
+    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
+
+    created = _dt.datetime.now().isoformat(timespec="seconds")
+    started = time.monotonic()
+    plan = plan_search(lmodule_class, search_space, settings, context)
+    if settings.verbose >= 1:
+        for note in plan.space.notes:
+            print(f"note: {note}")
+    result_grid, records, unfinished = _search(plan, settings, context, resume)
+    _check_complete(unfinished, plan.n_trials, context)
+
+    mode = settings.metric_opt_mode
+    trials = search_results.trials_table(records, plan.space.searched, plan.metric, mode)
+    histories = {r.trial_id: search_results.history_frame(r.reports) for r in records}
+    errors = search_results.errors_list(records)
+    run_dir = context.run_dir
+    _write_csv(trials, run_dir / run_dirs.TRIALS_FILE)
+    _write_csv(search_results.trial_metrics_table(histories), run_dir / run_dirs.TRIAL_METRICS_FILE)
+    run_dirs.write_json_atomic(run_dir / run_dirs.ERRORS_FILE, errors)
+
+    best = search_results.select_best_trial(records, plan.metric, mode)  # SearchError if none
+    best_epoch, best_value = search_results.best_of(best.reports, plan.metric, mode)
+    checkpoint_dir, _ = search_results.best_checkpoint(best, plan.metric, mode)
+    checkpoint = _copy_checkpoint(Path(checkpoint_dir), run_dir)
+    best_config = {**best.config, **plan.constants}
+    evaluation = _evaluate(plan, settings, best_config, checkpoint, best_epoch)
+    frames = [histories[best.trial_id], evaluation.rows]
+    metrics = TrialMetrics(pd.concat([f for f in frames if not f.empty], ignore_index=True))
+    metrics_last = metrics.series_last
+
+    description = describe_search_space(search_space)
+    metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
+    _save_plots(metrics, trials, histories, description, plan.metric, mode, run_dir)
+    trial_metrics = {trial_id: TrialMetrics(frame) for trial_id, frame in histories.items()}
+    run_dirs.write_json_atomic(
+        run_dir / run_dirs.RUN_FILE,
+        {
+            "format_version": 1,
+            "kind": "search",
+            "run_name": context.run_name,
+            "experiment_id": context.experiment_id,
+            "created": created,
+            "lmodule_class": _class_path(lmodule_class),
+            "settings": settings.to_dict(),
+            "config": best_config,
+            "search_space": description,
+            "best_config": best_config,
+            "metric": plan.metric,
+            "mode": mode,
+            "best_epoch": best_epoch,
+            "best_metric_value": best_value,
+            "best_checkpoint_path": str(checkpoint.relative_to(run_dir)),
+            "metrics_last": {name: float(value) for name, value in metrics_last.items()},
+            "best_trial_id": best.trial_id,
+        },
+    )
+    if settings.verbose >= 1:
+        _print_summary(
+            best.trial_id,
+            plan.metric,
+            best_value,
+            best_epoch,
+            evaluation.rows,
+            run_dir,
+            time.monotonic() - started,
+        )
+    from pytorch_hyperlight.results.run_result import RunResult
+
+    return RunResult(
+        {
+            "kind": "search",
+            "lmodule_best": evaluation.lmodule,
+            "best_config": best_config,
+            "best_epoch": best_epoch,
+            "best_checkpoint_path": str(checkpoint),
+            "best_trial_id": best.trial_id,
+            "best_metric_value": best_value,
+            "metric": plan.metric,
+            "mode": mode,
+            "metrics": metrics,
+            "metrics_last": metrics_last,
+            "trials": trials,
+            "trial_metrics": trial_metrics,
+            "analysis": result_grid,
+            "errors": errors,
+            "search_space": description,
+            "trainer": evaluation.trainer,
+            "run_dir": run_dir,
+            "run_name": context.run_name,
+        }
+    )
+
+
+def _copy_checkpoint(checkpoint_dir: Path, run_dir: Path) -> Path:
+    from pytorch_hyperlight.search.trainable import CHECKPOINT_FILE
+
+    source = checkpoint_dir / CHECKPOINT_FILE
+    if not source.is_file():
+        raise SearchError(
+            f"The best trial's checkpoint {source} is missing; was the run directory changed "
+            "while the search ran?"
+        )
+    target = run_dir / run_dirs.CHECKPOINTS_DIR / BEST_CHECKPOINT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".ckpt.partial")
+    shutil.copyfile(source, partial)
+    partial.replace(target)
+    return target
+
+
+def _evaluate(
+    plan: SearchPlan,
+    settings: Settings,
+    best_config: dict[str, Any],
+    checkpoint: Path,
+    best_epoch: int | None,
+) -> Any:
+    from pytorch_hyperlight.trial.fit import evaluate_checkpoint
+
+    spec = dataclasses.replace(plan.spec, config=best_config, settings=settings)
+    return evaluate_checkpoint(
+        spec, checkpoint, batch_size=settings.batch_size_main, best_epoch=best_epoch
+    )
+
+
+def _save_plots(
+    metrics: Any,
+    trials: pd.DataFrame,
+    histories: Mapping[str, pd.DataFrame],
+    description: Mapping[str, Any],
+    metric: str,
+    mode: str,
+    run_dir: Path,
+) -> None:
+    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
+    from pytorch_hyperlight.results.analysis import save_figure, save_search_plots
+
+    figure = metrics.plot()
+    save_figure(figure, run_dir / run_dirs.METRICS_PLOT_FILE)
+    _close(figure)
+    trial_metrics = {k: TrialMetrics(v) for k, v in histories.items() if not v.empty}
+    save_search_plots(run_dir, trials, trial_metrics, description, metric, mode)
+
+
+def _close(figure: Any) -> None:
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    except Exception:  # a figure made without pyplot needs no closing
+        pass
+
+
+def _print_summary(
+    trial_id: str,
+    metric: str,
+    value: float,
+    epoch: int | None,
+    rows: pd.DataFrame,
+    run_dir: Path,
+    elapsed: float,
+) -> None:
+    from pytorch_hyperlight.metrics.console import format_value
+
+    parts = []
+    for _, row in rows.iterrows():
+        values = {k: v for k, v in row.items() if k not in ("stage", "epoch") and pd.notna(v)}
+        shown = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(values.items()))
+        parts.append(f"  {row['stage']}: {shown}")
+    print(
+        f"best trial {trial_id}: {metric}={format_value(value)} at epoch {epoch}; its best "
+        f"checkpoint re-validated and tested:\n" + "\n".join(parts) + f"\n"
+        f"search done in {elapsed:.1f} s; results in {run_dir}"
+    )

@@ -1,0 +1,292 @@
+"""The Tune trainable: one trial = one call of the single-trial training code path.
+
+:func:`hyperlight_trial` runs inside a Ray worker. It rebuilds the :class:`TrialSpec` from the
+trial's config (Tune resolves the sampled values and keeps the constants), gives torch the trial's
+CPUs, and calls :func:`pytorch_hyperlight.trial.fit.fit_trial` with an :class:`EpochReporter`
+callback that reports the epoch's metrics and a checkpoint to Tune once per epoch.
+
+:func:`make_trainable` binds the module class, loader function, settings and the user's callbacks
+(with ``tune.with_parameters``) and reserves the trial's resources. :func:`prepare_for_workers`
+makes classes defined in ``__main__``, a notebook or a test module reach the workers.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pytorch_hyperlight.errors import ConfigError, NonFiniteMetricError
+from pytorch_hyperlight.search import results as keys
+from pytorch_hyperlight.settings import Settings
+
+#: The Lightning checkpoint file inside each checkpoint Tune keeps.
+CHECKPOINT_FILE = "checkpoint.ckpt"
+_PACKAGE = __name__.split(".")[0]
+
+
+class EpochReporter:
+    """Reports each epoch's metrics and a checkpoint to Ray Tune (a Lightning callback mixin).
+
+    The epoch's values are read at ``on_train_epoch_end`` (train and val together) and the checkpoint
+    is written then; the report goes out when the next epoch starts or training ends, so metrics the
+    module logs in its own ``on_train_epoch_end`` (called after the callbacks') are included, and
+    ``should_stop`` tells whether Lightning's early stopping ended training.
+
+    A NaN or infinite value of the metric or of a ``*_loss`` stops the trial with
+    :class:`NonFiniteMetricError` (Tune records the error; the other trials go on).
+
+    Args:
+        metric: the canonical metric Tune optimises.
+    """
+
+    def __init__(self, metric: str) -> None:
+        super().__init__()  # the namespace's Callback
+        self.metric = metric
+        self._pending: dict[str, Any] | None = None
+        self._checkpoint_dir: str | None = None
+        self._epoch_started_at = time.time()
+        self._training_time = 0.0
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._flush(trainer)
+        self._epoch_started_at = time.time()
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        from pytorch_hyperlight.trial.callbacks import current_epoch_metrics
+
+        if trainer.sanity_checking:
+            return
+        ended = time.time()
+        self._training_time += ended - self._epoch_started_at
+        self._discard_checkpoint()
+        self._checkpoint_dir = tempfile.mkdtemp(prefix="hyperlight-ckpt-")
+        trainer.save_checkpoint(os.path.join(self._checkpoint_dir, CHECKPOINT_FILE))
+        self._pending = {
+            **current_epoch_metrics(trainer),
+            keys.EPOCH: int(trainer.current_epoch),
+            keys.EPOCH_STARTED_AT: self._epoch_started_at,
+            keys.EPOCH_ENDED_AT: ended,
+            keys.TRAINING_TIME: self._training_time,
+        }
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self._flush(trainer)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self._pending = None
+        self._discard_checkpoint()
+
+    def _flush(self, trainer: Any) -> None:
+        from ray import tune
+
+        from pytorch_hyperlight.trial.callbacks import current_epoch_metrics
+
+        if self._pending is None:
+            return
+        report, self._pending = self._pending, None
+        for name, value in current_epoch_metrics(trainer).items():
+            report.setdefault(name, value)
+        self._check_finite(report)
+        report[keys.MAX_EPOCHS] = int(trainer.max_epochs)
+        report[keys.SHOULD_STOP] = bool(trainer.should_stop)
+        assert self._checkpoint_dir is not None  # written with the pending report
+        try:
+            checkpoint = tune.Checkpoint.from_directory(self._checkpoint_dir)
+            tune.report(report, checkpoint=checkpoint)
+        finally:
+            self._discard_checkpoint()
+
+    def _check_finite(self, report: dict[str, Any]) -> None:
+        watched = [n for n in report if n == self.metric or n.endswith("_loss")]
+        bad = {n: report[n] for n in watched if not math.isfinite(float(report[n]))}
+        if bad:
+            listed = ", ".join(f"{name}={value}" for name, value in bad.items())
+            raise NonFiniteMetricError(
+                f"{listed} at epoch {report[keys.EPOCH]}: the trial diverged (NaN/infinite metric) "
+                "and was stopped. Lower the learning rate's range, clip gradients "
+                "('gradient_clip_val') or check the data for NaN values."
+            )
+
+    def _discard_checkpoint(self) -> None:
+        if self._checkpoint_dir is not None:
+            shutil.rmtree(self._checkpoint_dir, ignore_errors=True)
+            self._checkpoint_dir = None
+
+
+def trial_settings(settings: Settings, cuda_usable: bool) -> Settings:
+    """The settings one trial trains with: whole GPUs when CUDA is usable here, else the CPU.
+
+    Ray reserves fractions of a GPU; Lightning must get a whole device count, never a fraction:
+    one device for a fraction, ``gpu_per_trial`` devices for 2 or more.
+
+    >>> trial_settings(Settings(gpu_per_trial=0.25), cuda_usable=False).gpus
+    0
+    >>> trial_settings(Settings(gpu_per_trial=0.25), cuda_usable=True).gpus
+    1
+    >>> trial_settings(Settings(gpu_per_trial=2), cuda_usable=True).gpus
+    2
+    """
+    gpus = max(1, int(settings.gpu_per_trial)) if cuda_usable and settings.gpus != 0 else 0
+    return settings.replace(gpus=gpus, verbose=min(settings.verbose, 1))
+
+
+def trial_threads(cpu_per_trial: float) -> int:
+    """Torch threads for a trial's CPU reservation (at least one).
+
+    >>> trial_threads(0.5), trial_threads(2), trial_threads(3.7)
+    (1, 2, 3)
+    """
+    return max(1, int(cpu_per_trial))
+
+
+def hyperlight_trial(
+    config: dict[str, Any],
+    *,
+    spec: Any,
+    constants: Mapping[str, Any] | None = None,
+    user_callbacks: Sequence[Any] = (),
+) -> None:
+    """Train one trial of the search (runs in a Ray worker).
+
+    Args:
+        config: the trial's config from Tune: sampled values and constants.
+        spec: the search's :class:`~pytorch_hyperlight.trial.fit.TrialSpec` template.
+        constants: the search space's constants as the user wrote them (they replace the copies
+            the searcher hands back, which may differ in type: HyperOpt returns lists as tuples).
+        user_callbacks: the Runner's Lightning callbacks (copied fresh for this trial).
+    """
+    import torch
+    from ray import tune
+
+    from pytorch_hyperlight.trial.fit import fit_trial
+    from pytorch_hyperlight.trial.lightning import namespace_of
+
+    torch.set_num_threads(trial_threads(spec.settings.cpu_per_trial))
+    settings = trial_settings(spec.settings, torch.cuda.is_available())
+    trial_config = {**config, **copy.deepcopy(dict(constants or {}))}
+    trial_spec = dataclasses.replace(spec, config=trial_config, settings=settings)
+    reporter = namespace_of(spec.lmodule_class).bind(EpochReporter)(_metric_of(spec))
+    callbacks = [copy.deepcopy(callback) for callback in user_callbacks]
+    resume_from = tune.get_checkpoint()
+    if resume_from is None:
+        fit_trial(
+            trial_spec, checkpoint_dir=None, extra_callbacks=[reporter], user_callbacks=callbacks
+        )
+        return
+    with resume_from.as_directory() as directory:
+        fit_trial(
+            trial_spec,
+            checkpoint_dir=None,
+            extra_callbacks=[reporter],
+            user_callbacks=callbacks,
+            resume_from=str(Path(directory) / CHECKPOINT_FILE),
+        )
+
+
+def _metric_of(spec: Any) -> str:
+    from pytorch_hyperlight.metric_names import canonical_name
+
+    monitor = spec.monitor or spec.settings.metric_to_optimize
+    return canonical_name(monitor) or monitor
+
+
+def make_trainable(
+    spec: Any,
+    settings: Settings,
+    *,
+    constants: Mapping[str, Any] | None = None,
+    user_callbacks: Sequence[Any] = (),
+) -> Any:
+    """The trainable handed to the Tuner: :func:`hyperlight_trial` bound to ``spec``, with resources."""
+    from ray import tune
+
+    from pytorch_hyperlight.search.tuner import with_trial_resources
+
+    bound = tune.with_parameters(
+        hyperlight_trial,
+        spec=spec,
+        constants=dict(constants or {}),
+        user_callbacks=tuple(user_callbacks),
+    )
+    return with_trial_resources(bound, settings)
+
+
+# --- getting user code to the workers ------------------------------------------------------------
+def _installed_roots() -> list[Path]:
+    paths = sysconfig.get_paths()
+    roots = {
+        paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths
+    }
+    roots.update({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    return [Path(root).resolve() for root in roots]
+
+
+def needs_pickle_by_value(module: ModuleType) -> bool:
+    """True for user code a worker may not import: modules outside installed packages and stdlib.
+
+    ``__main__`` is pickled by value anyway; this package is installed wherever the workers run.
+    """
+    name = module.__name__
+    if name == "__main__" or name.split(".")[0] == _PACKAGE:
+        return False
+    file = getattr(module, "__file__", None)
+    if not file:
+        return True
+    path = Path(file).resolve()
+    return not any(path.is_relative_to(root) for root in _installed_roots())
+
+
+def _modules_of(objects: Iterable[Any]) -> list[ModuleType]:
+    modules = []
+    for obj in objects:
+        target = getattr(obj, "func", obj)  # functools.partial
+        if not isinstance(target, type) and not callable(target):
+            target = type(target)
+        module = sys.modules.get(getattr(target, "__module__", "") or "")
+        if module is not None and module not in modules:
+            modules.append(module)
+    return modules
+
+
+def prepare_for_workers(payload: Any, code: Iterable[Any]) -> list[str]:
+    """Register user modules to be pickled by value, then check that ``payload`` pickles.
+
+    Args:
+        payload: what travels to the workers (the trial spec and callbacks).
+        code: the user's classes, functions and callback objects whose modules may need
+            pickling by value.
+
+    Returns:
+        The names of the modules registered for pickling by value.
+
+    Raises:
+        ConfigError: the payload cannot be pickled (with the reason and how to fix it).
+    """
+    from ray import cloudpickle
+
+    registered = []
+    for module in _modules_of(code):
+        if needs_pickle_by_value(module):
+            cloudpickle.register_pickle_by_value(module)
+            registered.append(module.__name__)
+    try:
+        cloudpickle.dumps(payload)
+    except Exception as error:
+        raise ConfigError(
+            f"The module class, loader function or callbacks cannot be sent to Ray workers: "
+            f"{type(error).__name__}: {error}. Define them at module level, do not capture open "
+            "files, locks or live connections (build those inside configure_dataloaders), and "
+            "keep data out of the class: pass a function that returns loaders."
+        ) from error
+    return registered
