@@ -64,6 +64,21 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def format_stage_rows(rows: Any) -> list[str]:
+    """One line per row of a metrics table: ``"  test: test_acc=0.9638, test_f1=0.9649"``.
+
+    Used to summarise the re-validation and test of a best model after a run.
+    """
+    import pandas as pd
+
+    lines = []
+    for _, row in rows.iterrows():
+        values = {k: v for k, v in row.items() if k not in ("stage", "epoch") and pd.notna(v)}
+        shown = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(values.items()))
+        lines.append(f"  {row['stage']}: {shown}")
+    return lines
+
+
 def _column_order(names: list[str]) -> list[str]:
     """``epoch`` first, then metrics by stage prefix (train, val, test) and name, then the rest."""
 

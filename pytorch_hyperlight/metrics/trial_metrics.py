@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -236,8 +237,10 @@ class TrialMetrics:
         return cls(pd.concat(parts, ignore_index=True, sort=False))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write the table to ``path`` (read it back with :meth:`from_csv`, values unchanged)."""
-        self._df.to_csv(path, index=False)
+        """Write the table to ``path`` atomically (read it back with :meth:`from_csv`, unchanged)."""
+        from pytorch_hyperlight.results.run_dir import write_text_atomic
+
+        write_text_atomic(Path(path), self._df.to_csv(index=False))
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str]) -> TrialMetrics:

@@ -151,6 +151,15 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_figure_atomic(path: Path, figure: Any) -> None:
+    """Render a matplotlib figure as PNG and write it atomically."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    write_bytes_atomic(path, buffer.getvalue())
+
+
 def write_json_atomic(path: Path, data: Mapping[str, Any] | list[Any]) -> None:
     """Write JSON atomically; values JSON cannot hold are written as their ``repr``."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=repr) + "\n")

@@ -277,22 +277,11 @@ def _save_plots(
     run_dir: Path,
 ) -> None:
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
-    from pytorch_hyperlight.results.analysis import save_figure, save_search_plots
+    from pytorch_hyperlight.results.analysis import save_search_plots
 
-    figure = metrics.plot()
-    save_figure(figure, run_dir / run_dirs.METRICS_PLOT_FILE)
-    _close(figure)
+    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, metrics.plot())
     trial_metrics = {k: TrialMetrics(v) for k, v in histories.items() if not v.empty}
     save_search_plots(run_dir, trials, trial_metrics, description, metric, mode)
-
-
-def _close(figure: Any) -> None:
-    try:
-        import matplotlib.pyplot as plt
-
-        plt.close(figure)
-    except Exception:  # a figure made without pyplot needs no closing
-        pass
 
 
 def _print_summary(
@@ -304,13 +293,9 @@ def _print_summary(
     run_dir: Path,
     elapsed: float,
 ) -> None:
-    from pytorch_hyperlight.metrics.console import format_value
+    from pytorch_hyperlight.metrics.console import format_stage_rows, format_value
 
-    parts = []
-    for _, row in rows.iterrows():
-        values = {k: v for k, v in row.items() if k not in ("stage", "epoch") and pd.notna(v)}
-        shown = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(values.items()))
-        parts.append(f"  {row['stage']}: {shown}")
+    parts = format_stage_rows(rows)
     print(
         f"best trial {trial_id}: {metric}={format_value(value)} at epoch {epoch}; its best "
         f"checkpoint re-validated and tested:\n" + "\n".join(parts) + f"\n"

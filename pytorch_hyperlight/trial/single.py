@@ -105,6 +105,8 @@ def run_single_trial(
     metrics = _trial_metrics(fitted, evaluation.rows)
     metrics_last = metrics.series_last
     _save(context, lmodule_class, spec, report.metric, fitted, metrics, metrics_last)
+    if settings.verbose >= 1:
+        _print_summary(report.metric, fitted, evaluation.rows, context.run_dir)
     return {
         "lmodule_best": evaluation.lmodule,
         "best_epoch": fitted.best_epoch,
@@ -153,15 +155,9 @@ def _save(
     metrics_last: Any,
 ) -> None:
     """Write metrics.csv, metrics.png and run.json (each atomically) into the run directory."""
-    import matplotlib.pyplot as plt
-
     run_dir = Path(context.run_dir)
-    _write_atomic(run_dir / run_dirs.METRICS_FILE, metrics.to_csv)
-    figure = metrics.plot()
-    try:
-        _write_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, lambda path: figure.savefig(path))
-    finally:
-        plt.close(figure)
+    metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
+    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, metrics.plot())
     best_path = fitted.best_checkpoint_path
     relative = os.path.relpath(best_path, run_dir) if best_path else None
     run_dirs.write_json_atomic(
@@ -190,11 +186,13 @@ def _save(
     )
 
 
-def _write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` (readers never see a partial file)."""
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _print_summary(metric: str, fitted: FitOutcome, rows: Any, run_dir: Path) -> None:
+    from pytorch_hyperlight.metrics.console import format_stage_rows, format_value
+
+    value = _best_metric_value(fitted, metric)
+    shown = format_value(value) if value is not None else "n/a"
+    print(
+        f"best epoch {fitted.best_epoch}: {metric}={shown}; its checkpoint re-validated and "
+        "tested:\n" + "\n".join(format_stage_rows(rows)) + f"\nresults in {run_dir}",
+        flush=True,
+    )
