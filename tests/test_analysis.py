@@ -11,6 +11,7 @@ from matplotlib.collections import PathCollection
 
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.results import analysis
+from tests.figure_checks import assert_labels_readable
 from tests.results_fakes import SEARCH_SPACE, make_search
 
 
@@ -79,6 +80,18 @@ def test_metric_vs_params_leaves_out_trials_without_a_metric_and_stars_the_best(
     points, star = _scatter_offsets(lr_panel)
     assert len(points) == 4
     best = search["trials"].loc[search["trials"]["metric_best"].idxmin()]
+    np.testing.assert_allclose(star, [[best["config/lr"], best["metric_best"]]])
+
+
+def test_metric_vs_params_with_a_single_searched_parameter_draws_one_panel():
+    search = make_search(6)
+    trials = search["trials"].drop(columns=["config/batch_size", "config/n_hidden"])
+    fig = analysis.plot_metric_vs_params(trials, {"lr": SEARCH_SPACE["lr"]}, "val_f1", "max")
+    (panel,) = fig.axes
+    assert (panel.get_title(), panel.get_xscale()) == ("lr", "log")
+    points, star = _scatter_offsets(panel)
+    np.testing.assert_allclose(points[:, 0], trials["config/lr"])
+    best = trials.loc[trials["metric_best"].idxmax()]
     np.testing.assert_allclose(star, [[best["config/lr"], best["metric_best"]]])
 
 
@@ -191,7 +204,7 @@ PLOT_NAMES = [
 
 @pytest.mark.parametrize(
     "case",
-    ["several trials", "one trial", "all trials failed", "constant parameters"],
+    ["several trials", "one trial", "all trials failed", "constant parameters", "one parameter"],
 )
 def test_save_search_plots_writes_every_plot_as_png(tmp_path, case, recwarn):
     search = {
@@ -199,8 +212,11 @@ def test_save_search_plots_writes_every_plot_as_png(tmp_path, case, recwarn):
         "one trial": lambda: make_search(1),
         "all trials failed": lambda: make_search(3, errored=(0, 1, 2)),
         "constant parameters": lambda: make_search(4),
+        "one parameter": lambda: make_search(5),
     }[case]()
     trials = search["trials"]
+    if case == "one parameter":
+        trials = trials.drop(columns=["config/batch_size", "config/n_hidden"])
     if case == "constant parameters":
         trials = trials.assign(**{"config/lr": 0.01, "config/batch_size": 64})
     written = analysis.save_search_plots(
@@ -252,3 +268,59 @@ def test_string_choices_grid_values_and_nested_names_are_plotted_as_described():
     ticks = {name: [t.get_text() for t in panels[name].get_xticklabels()] for name in panels}
     assert ticks["activation"] == ["tanh", "relu", "gelu"]  # the search space's order
     assert ticks["optimizer/momentum"] == ["0.9", "0.99"]
+
+
+def _demanding_search():
+    """Long parameter and metric names, string categories, tiny metric values, five parameters."""
+    search = make_search(6)
+    trials = search["trials"].assign(
+        **{
+            "config/optimizer/momentum_of_the_first_moment": [0.9, 0.99] * 3,
+            "config/activation_function": ["leaky_relu", "tanh", "gelu_approximate"] * 2,
+            "metric_best": search["trials"]["metric_best"] * 1e-4,
+        }
+    )
+    space = {
+        **SEARCH_SPACE,
+        "activation_function": {"type": "choice", "categories": ["tanh", "leaky_relu", "gelu"]},
+    }
+    histories = {
+        trial_id: history.rename(columns={"val_f1": "val_weighted_f1_score"})
+        for trial_id, history in search["trial_metrics"].items()
+    }
+    return trials, histories, space
+
+
+@pytest.mark.parametrize("name", PLOT_NAMES)
+def test_analysis_plot_labels_are_inside_the_picture_and_apart(name):
+    trials, histories, space = _demanding_search()
+    metric = "val_weighted_f1_score"
+    figure = {
+        "learning_curves": lambda: analysis.plot_learning_curves(trials, histories, metric, "min"),
+        "metric_vs_params": lambda: analysis.plot_metric_vs_params(trials, space, metric, "min"),
+        "parallel_coordinates": lambda: analysis.plot_parallel_coordinates(
+            trials, space, metric, "min"
+        ),
+        "param_importance": lambda: analysis.plot_param_importance(trials, space, metric),
+        "best_so_far": lambda: analysis.plot_best_so_far(trials, metric, "min"),
+    }[name]()
+    assert_labels_readable(figure)
+
+
+def test_param_importance_ranks_like_spearman_with_ties_and_missing_values():
+    trials = pd.DataFrame(
+        {
+            "trial_id": list("abcdefg"),
+            "config/width": [8, 8, 16, np.nan, 32, 16, 64],
+            "config/depth": [1, 2, 3, 4, 5, 6, 7],
+            "metric_best": [0.1, 0.3, 0.2, 0.5, 0.4, 0.4, 0.9],
+        }
+    )
+    width, depth, metric = trials["config/width"], trials["config/depth"], trials["metric_best"]
+    rho_width = width.corr(metric, method="spearman") ** 2
+    rho_depth = depth.corr(metric, method="spearman") ** 2
+    importance = analysis.param_importance(trials)
+    total = rho_width + rho_depth
+    assert importance.to_dict() == pytest.approx(
+        {"width": rho_width / total, "depth": rho_depth / total}
+    )

@@ -12,6 +12,7 @@ from matplotlib.axes import Axes
 
 from pytorch_hyperlight.errors import MetricError
 from pytorch_hyperlight.metrics import TrialMetrics, plot_runs_comparison
+from tests.figure_checks import assert_labels_readable
 
 NAN = math.nan
 
@@ -184,3 +185,40 @@ def test_figures_render_as_png_in_ipython_without_the_inline_backend() -> None:
     formatters = pytest.importorskip("IPython.core.formatters")
     data, _ = formatters.DisplayFormatter().format(trial().plot())
     assert data["image/png"][:4] == b"\x89PNG"
+
+
+def test_trial_figure_labels_are_inside_the_picture_and_apart() -> None:
+    frame = trial(epochs=12).df
+    for name in ("f1", "precision", "recall"):
+        frame[f"val_{name}"] = frame["val_acc"] * 1e-4  # long tick labels: 0.000045
+    assert_labels_readable(TrialMetrics(frame).plot())
+
+
+def test_a_legend_too_wide_for_the_figure_wraps_into_rows_inside_it() -> None:
+    runs = {"lr=0.001 batch_size=32": trial(1), "full data, final retraining": trial(2)}
+    figure = TrialMetrics.merge_runs(runs).plot(["acc"])
+    assert_labels_readable(figure)
+    (legend,) = figure.legends
+    rows = {round(text.get_window_extent().y0) for text in legend.get_texts()}
+    assert len(rows) > 1
+
+
+def test_figures_have_no_layout_engine_so_saving_draws_them_once(tmp_path: Path) -> None:
+    figure = trial().plot()
+    assert figure.get_layout_engine() is None
+    draws = []
+    original = figure.draw
+    figure.draw = lambda renderer: draws.append(original(renderer))  # type: ignore[method-assign]
+    figure.savefig(tmp_path / "metrics.png")
+    assert len(draws) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "magic"),
+    [("m.png", {}, b"\x89PNG"), ("m.pdf", {}, b"%PDF"), ("m", {"format": "svg"}, b"<?xml")],
+)
+def test_figures_save_as_any_format_matplotlib_writes(
+    tmp_path: Path, name: str, options: dict[str, str], magic: bytes
+) -> None:
+    trial().plot().savefig(tmp_path / name, **options)
+    assert (tmp_path / name).read_bytes().startswith(magic)

@@ -12,17 +12,24 @@ in a multi-run figure, where the stage is told by line style and marker instead.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from pytorch_hyperlight.errors import MetricError
+from pytorch_hyperlight.metrics.figure_layout import (
+    EDGE,
+    MetricsFigure,
+    fit_grid,
+    legend_columns,
+    legend_height,
+)
 from pytorch_hyperlight.metrics.trial_metrics import (
     EPOCH,
     METRIC_PREFIXES,
@@ -43,19 +50,10 @@ _MARKER_STAGES = {"reval": ("*", 15), "test": ("D", 7)}
 _RUN_LINESTYLE: dict[str, Any] = {"train": "--", "val": "-"}
 _PANEL_SIZE = (4.8, 3.5)
 _MAX_COLUMNS = 3
-
-
-class MetricsFigure(Figure):
-    """A matplotlib Figure that renders itself as PNG in notebooks (IPython's ``_repr_png_``).
-
-    Where matplotlib's inline backend is active its own formatter is used instead; either way the
-    figure is drawn once.
-    """
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png")
-        return buffer.getvalue()
+_LEGEND_FONT_SIZE = 9
+#: A fixed title height: matplotlib's automatic one measures every tick label again at each draw
+#: (to avoid ticks on top, which these panels do not have).
+_TITLE_Y = 1.0
 
 
 def base_name(column: str) -> str:
@@ -95,62 +93,91 @@ def _metric_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in (RUN, STAGE, EPOCH)]
 
 
-def _stage_points(frame: pd.DataFrame, stage: str, column: str) -> pd.DataFrame:
-    """Epoch and value of the rows of ``stage`` where ``column`` has a value."""
-    if column not in frame.columns:
-        return frame.iloc[0:0][[EPOCH]].assign(value=[])
-    rows = frame[(frame[STAGE] == stage) & frame[column].notna()]
-    return rows[[EPOCH, column]].rename(columns={column: "value"})
+_Stages = dict[str, pd.DataFrame]
+_Points = tuple[np.ndarray, np.ndarray]
 
 
-def _make_panels(count: int, *, legend_rows: int) -> tuple[Figure, list[Axes]]:
+def _by_stage(frame: pd.DataFrame) -> _Stages:
+    """The rows of each stage (split once per run: a figure reads each stage many times)."""
+    return {str(stage): rows for stage, rows in frame.groupby(STAGE, sort=False)}
+
+
+def _stage_points(stages: _Stages, stage: str, column: str) -> _Points:
+    """Epochs and values of the rows of ``stage`` where ``column`` has a value."""
+    rows = stages.get(stage)
+    if rows is None or column not in rows.columns:
+        return np.empty(0), np.empty(0)
+    values = rows[column]
+    present = values.notna().to_numpy()
+    return rows[EPOCH].to_numpy()[present], values.to_numpy()[present]
+
+
+def _grid_shape(count: int) -> tuple[int, int]:
     columns = min(max(count, 1), _MAX_COLUMNS)
-    rows = math.ceil(max(count, 1) / columns)
-    size = (_PANEL_SIZE[0] * columns, _PANEL_SIZE[1] * rows + 0.3 * legend_rows)
-    figure = MetricsFigure(figsize=size, dpi=100, layout="constrained")
-    grid = figure.subplots(rows, columns, squeeze=False)
-    axes = list(grid.ravel())
-    for extra in axes[count:]:
-        figure.delaxes(extra)
-    for ax in axes[:count]:
+    return math.ceil(max(count, 1) / columns), columns
+
+
+def _make_panels(count: int) -> tuple[Figure, list[Axes]]:
+    rows, columns = _grid_shape(count)
+    figure = MetricsFigure(figsize=(_PANEL_SIZE[0] * columns, _PANEL_SIZE[1] * rows), dpi=100)
+    grid = figure.add_gridspec(rows, columns)
+    axes = [figure.add_subplot(grid[index // columns, index % columns]) for index in range(count)]
+    for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
         ax.tick_params(labelsize=9)
         ax.set_xlabel("epoch", fontsize=10)
-    return figure, axes[:count]
+    return figure, axes
 
 
-def _empty_figure(message: str) -> Figure:
-    figure, (ax,) = _make_panels(1, legend_rows=0)
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=11)
-    ax.set_axis_off()
-    return figure
+def _finish(figure: Figure, axes: list[Axes], handles: list[Any], labels: list[str]) -> Figure:
+    """Add the figure legend below the panels and fit the margins to the text (no layout engine).
 
-
-def _add_legend(figure: Figure, handles: list[Any], labels: list[str]) -> None:
+    A layout engine would make ``savefig`` draw the figure twice; see
+    :mod:`pytorch_hyperlight.metrics.figure_layout`.
+    """
+    rows, columns = _grid_shape(len(axes))
+    width = _PANEL_SIZE[0] * columns
+    legend_rows, below = 0, 0.0
+    if handles:
+        ncols = legend_columns(labels, width - 2 * EDGE, _LEGEND_FONT_SIZE)
+        legend_rows = math.ceil(len(handles) / ncols)
+        below = legend_height(legend_rows, _LEGEND_FONT_SIZE)
+    height = _PANEL_SIZE[1] * rows + below
+    figure.set_size_inches(width, height)
     if handles:
         figure.legend(
             handles,
             labels,
-            loc="outside lower center",
-            ncols=len(handles) if len(handles) <= 6 else math.ceil(len(handles) / 2),
-            fontsize=9,
+            loc="lower center",
+            bbox_to_anchor=(0.5, EDGE / height),
+            ncols=ncols,
+            fontsize=_LEGEND_FONT_SIZE,
             frameon=False,
         )
+    fit_grid(figure, axes, rows, columns, bottom=below)
+    return figure
+
+
+def _empty_figure(message: str) -> Figure:
+    figure, (ax,) = _make_panels(1)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=11)
+    ax.set_axis_off()
+    return _finish(figure, [ax], [], [])
 
 
 def _draw_stages(
-    ax: Axes, frame: pd.DataFrame, base: str, *, run: str | None, color: str | None
+    ax: Axes, stages: _Stages, base: str, *, run: str | None, color: str | None
 ) -> None:
     """Lines for train/val, markers for reval/test and the best-epoch line of one trial."""
     prefix = "" if run is None else f"{run} "
     for stage in _LINE_STAGES:
-        points = _stage_points(frame, stage, STAGE_PREFIX[stage] + base)
-        if len(points):
+        epochs, values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
+        if len(epochs):
             ax.plot(
-                points[EPOCH].to_numpy(),
-                points["value"].to_numpy(),
+                epochs,
+                values,
                 label=f"{prefix}{stage}",
                 color=color or STAGE_COLORS[stage],
                 linestyle="-" if run is None else _RUN_LINESTYLE[stage],
@@ -158,9 +185,9 @@ def _draw_stages(
                 markersize=3,
                 linewidth=1.8,
             )
-    best_epochs = frame.loc[frame[STAGE].isin(list(_MARKER_STAGES)), EPOCH]
-    if len(best_epochs):
-        best = int(best_epochs.iloc[-1])
+    best_epochs = [stages[stage][EPOCH] for stage in _MARKER_STAGES if stage in stages]
+    if best_epochs:
+        best = int(best_epochs[-1].iloc[-1])
         ax.axvline(
             best,
             linestyle="--" if run is None else ":",
@@ -170,11 +197,11 @@ def _draw_stages(
             zorder=1,
         )
     for stage, (marker, size) in _MARKER_STAGES.items():
-        points = _stage_points(frame, stage, STAGE_PREFIX[stage] + base)
-        if len(points):
+        epochs, values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
+        if len(epochs):
             ax.plot(
-                points[EPOCH].to_numpy(),
-                points["value"].to_numpy(),
+                epochs,
+                values,
                 label=f"{prefix}{stage}",
                 color=color or STAGE_COLORS[stage],
                 linestyle="none",
@@ -224,12 +251,13 @@ def plot_trial_metrics(
     if not bases:
         return _empty_figure("no epoch metrics recorded")
     runs: list[str | None] = list(dict.fromkeys(frame[RUN])) if RUN in frame.columns else [None]
-    figure, axes = _make_panels(len(bases), legend_rows=1 if runs == [None] else 2)
+    parts = [_by_stage(frame if run is None else frame[frame[RUN] == run]) for run in runs]
+    figure, axes = _make_panels(len(bases))
     for ax, base in zip(axes, bases):
-        for index, run in enumerate(runs):
-            part = frame if run is None else frame[frame[RUN] == run]
-            _draw_stages(ax, part, base, run=run, color=None if run is None else f"C{index % 10}")
-        ax.set_title(base, fontsize=12)
+        for index, (run, stages) in enumerate(zip(runs, parts)):
+            color = None if run is None else f"C{index % 10}"
+            _draw_stages(ax, stages, base, run=run, color=color)
+        ax.set_title(base, fontsize=12, y=_TITLE_Y)
     if runs == [None]:
         handles, labels = _unique_legend_entries(axes)
     else:
@@ -238,8 +266,7 @@ def plot_trial_metrics(
         style_handles, style_labels = _style_proxies()
         handles += style_handles
         labels += style_labels
-    _add_legend(figure, handles, labels)
-    return figure
+    return _finish(figure, axes, handles, labels)
 
 
 def _unique_legend_entries(axes: Sequence[Axes]) -> tuple[list[Any], list[str]]:
@@ -295,23 +322,23 @@ def plot_runs_comparison(
     if not columns:
         return _empty_figure("no epoch metrics recorded")
     runs = list(dict.fromkeys(frame[RUN]))
-    figure, axes = _make_panels(len(columns), legend_rows=2)
+    parts = [_by_stage(frame[frame[RUN] == run]) for run in runs]
+    figure, axes = _make_panels(len(columns))
     for ax, column in zip(axes, columns):
         line_stage = next(s for s in (*_LINE_STAGES, "test") if column.startswith(STAGE_PREFIX[s]))
         base = base_name(column)
-        for index, run in enumerate(runs):
-            part = frame[frame[RUN] == run]
+        for index, (run, stages) in enumerate(zip(runs, parts)):
             color = f"C{index % 10}"
-            points = _stage_points(part, line_stage, column)
+            epochs, values = _stage_points(stages, line_stage, column)
             label, linestyle = str(run), "-"
-            if not len(points) and line_stage == "val":
+            if not len(epochs) and line_stage == "val":
                 # A run trained without validation (e.g. on the full data): show its train curve.
-                points = _stage_points(part, "train", "train_" + base)
+                epochs, values = _stage_points(stages, "train", "train_" + base)
                 label, linestyle = f"{run} (train)", "--"
-            if len(points):
+            if len(epochs):
                 ax.plot(
-                    points[EPOCH].to_numpy(),
-                    points["value"].to_numpy(),
+                    epochs,
+                    values,
                     label=label,
                     color=color,
                     linestyle=linestyle,
@@ -322,11 +349,11 @@ def plot_runs_comparison(
             for stage, (marker, size) in _MARKER_STAGES.items():
                 if stage == "reval" and line_stage != "val":
                     continue  # reval values are validation values: not on a train/test panel
-                marks = _stage_points(part, stage, STAGE_PREFIX[stage] + base)
-                if len(marks):
+                mark_epochs, mark_values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
+                if len(mark_epochs):
                     ax.plot(
-                        marks[EPOCH].to_numpy(),
-                        marks["value"].to_numpy(),
+                        mark_epochs,
+                        mark_values,
                         label=f"{run} {stage}",
                         color=color,
                         linestyle="none",
@@ -336,10 +363,9 @@ def plot_runs_comparison(
                         markeredgewidth=0.6,
                         zorder=3,
                     )
-        ax.set_title(column, fontsize=12)
+        ax.set_title(column, fontsize=12, y=_TITLE_Y)
     handles: list[Any] = [Line2D([], [], color=f"C{i % 10}", linewidth=3) for i in range(len(runs))]
     labels = [str(run) for run in runs]
     proxies, proxy_labels = _style_proxies()
     # Only the reval/test marker entries apply here (one line style per panel).
-    _add_legend(figure, handles + proxies[3:], labels + proxy_labels[3:])
-    return figure
+    return _finish(figure, axes, handles + proxies[3:], labels + proxy_labels[3:])

@@ -67,9 +67,12 @@ __all__ = [
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.colorbar import Colorbar
     from matplotlib.figure import Figure
 
 _DPI = 100
+_COLORBAR_WIDTH = 0.22  # inches
+_COLORBAR_PAD = 0.2  # inches between the plot and its colour bar
 _LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
 
 
@@ -82,11 +85,11 @@ def plot_learning_curves(
     stopped early (``stopped_early`` in the trials table).
     """
     _check_mode(mode)
-    fig, ax = _figure((8, 4.8))
+    fig, (ax,) = _figure((8, 4.8))
     values = table.metric_values(trials).set_axis(trials["trial_id"].astype(str))
     stopped = table.bool_column(trials, "stopped_early").set_axis(values.index)
     best_id = table.best_id(values, mode)
-    color_of = _colour_scale(fig, ax, values, metric, mode)
+    color_of, colorbar = _colour_scale(fig, ax, values, metric, mode)
     stop_x, stop_y = [], []
     for trial_id, history in trial_metrics.items():
         curve = table.metric_curve(history, metric)
@@ -121,12 +124,13 @@ def plot_learning_curves(
         )
     if not ax.get_lines():
         _no_data(ax, f"no trial logged {metric!r}")
-    ax.set(xlabel="epoch", ylabel=metric, title=f"Learning curves: {metric} of every trial")
+    ax.set(xlabel="epoch", ylabel=metric)
+    _title(ax, f"Learning curves: {metric} of every trial")
     _integer_xaxis(ax)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
-    return fig
+    return _fit(fig, [ax], colorbar=colorbar)
 
 
 def plot_metric_vs_params(
@@ -144,7 +148,7 @@ def plot_metric_vs_params(
     parameters = table.search_parameters(trials, search_space)
     n_cols = max(1, min(3, len(parameters)))
     n_rows = max(1, math.ceil(len(parameters) / n_cols))
-    fig, axes = _figure((4.2 * n_cols, 3.4 * n_rows), n_rows, n_cols)
+    fig, axes = _figure((4.2 * n_cols, 3.4 * n_rows), n_rows, n_cols)  # always a list of axes
     values = table.metric_values(trials)
     finite = values.notna()
     best = table.best_id(values, mode)
@@ -163,14 +167,15 @@ def plot_metric_vs_params(
                 label="best trial",
             )
         _style_parameter_axis(ax, parameter)
-        ax.set(title=parameter.name, ylabel=f"best {metric}")
+        ax.set(ylabel=f"best {metric}")
+        _title(ax, parameter.name)
         ax.grid(alpha=0.3)
     for ax in axes[len(parameters) :]:
         ax.set_axis_off()
     if not parameters:
         _no_data(axes[0], "no searched parameters")
-    fig.suptitle(f"{metric} ({mode}) against each hyper-parameter ({int(finite.sum())} trials)")
-    return fig
+    title = f"{metric} ({mode}) against each hyper-parameter ({int(finite.sum())} trials)"
+    return _fit(fig, axes, n_rows, n_cols, suptitle=title)
 
 
 def plot_parallel_coordinates(
@@ -187,13 +192,18 @@ def plot_parallel_coordinates(
     best trials are drawn on top.
     """
     _check_mode(mode)
+    from pytorch_hyperlight.metrics.figure_layout import text_width
+
     parameters = table.search_parameters(trials, search_space)
-    fig, ax = _figure((max(6.0, 1.9 * (len(parameters) + 1)), 4.8))
+    labels = [p.name + (" (log)" if p.scale == "log" else "") for p in parameters] + [metric]
+    # Room between the axes for the widest axis name, so that neighbouring names do not overlap.
+    spacing = max(1.9, max(text_width(label, "medium") for label in labels) + 0.4)
+    fig, (ax,) = _figure((max(6.0, spacing * len(labels)), 4.8))
     values = table.metric_values(trials)
     finite = values[values.notna()]
     columns = {p.name: table.normalised(trials[p.column], p) for p in parameters}
     metric_axis = table.unit_scale(values, values.min(), values.max())
-    color_of = _colour_scale(fig, ax, values, metric, mode)
+    color_of, colorbar = _colour_scale(fig, ax, values, metric, mode)
     order = finite.sort_values(ascending=(mode == "max")).index  # best last, on top
     positions = np.arange(len(parameters) + 1)
     for row in order:
@@ -203,15 +213,14 @@ def plot_parallel_coordinates(
     for index, parameter in enumerate(parameters):
         _axis_annotations(ax, index, parameter, trials[parameter.column])
     _annotate_range(ax, len(parameters), values.min(), values.max())
-    labels = [p.name + (" (log)" if p.scale == "log" else "") for p in parameters] + [metric]
     ax.set_xticks(positions, labels=labels)
     ax.set(ylim=(-0.08, 1.08), xlim=(-0.3, len(parameters) + 0.3), yticks=[])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     if finite.empty:
         _no_data(ax, f"no trial has a finite {metric!r}")
-    ax.set_title(f"Parallel coordinates: {len(finite)} trials coloured by {metric}")
-    return fig
+    _title(ax, f"Parallel coordinates: {len(finite)} trials coloured by {metric}")
+    return _fit(fig, [ax], colorbar=colorbar)
 
 
 def plot_param_importance(
@@ -221,7 +230,7 @@ def plot_param_importance(
 ) -> Figure:
     """Horizontal bars of :func:`param_importance` (they add up to 1), the largest on top."""
     importance = table.param_importance(trials, search_space)
-    fig, ax = _figure((7, 1.2 + 0.55 * max(1, len(importance))))
+    fig, (ax,) = _figure((7, 1.2 + 0.55 * max(1, len(importance))))
     if importance.isna().all():
         _no_data(ax, "importance needs at least 3 trials with differing metric values")
         ax.set_yticks([])
@@ -230,18 +239,16 @@ def plot_param_importance(
         bars = ax.barh(shown.index, shown.to_numpy(), color="tab:blue")
         ax.bar_label(bars, labels=[f"{v:.0%}" for v in shown], padding=3)
         ax.set_xlim(0, min(1.15, shown.max() * 1.2 + 0.05))
-    ax.set(
-        xlabel=f"share of {metric}'s variation explained",
-        title="Hyper-parameter importance (squared Spearman / eta², normalised)",
-    )
+    ax.set(xlabel=f"share of {metric}'s variation explained")
+    _title(ax, "Hyper-parameter importance (squared Spearman / eta², normalised)")
     ax.grid(axis="x", alpha=0.3)
-    return fig
+    return _fit(fig, [ax])
 
 
 def plot_best_so_far(trials: pd.DataFrame, metric: str, mode: str) -> Figure:
     """Each trial's best metric in completion order (dots) and the best found so far (steps)."""
     _check_mode(mode)
-    fig, ax = _figure((7, 4.2))
+    fig, (ax,) = _figure((7, 4.2))
     values = table.metric_values(trials)
     if "completion_order" in trials.columns:
         order = pd.to_numeric(trials["completion_order"], errors="coerce")
@@ -285,11 +292,12 @@ def plot_best_so_far(trials: pd.DataFrame, metric: str, mode: str) -> Figure:
         )
     if not shown.any():
         _no_data(ax, f"no trial has a finite {metric!r}")
-    ax.set(xlabel="trial, in completion order", ylabel=metric, title="Best so far")
+    ax.set(xlabel="trial, in completion order", ylabel=metric)
+    _title(ax, "Best so far")
     _integer_xaxis(ax)
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
-    return fig
+    return _fit(fig, [ax])
 
 
 def save_search_plots(
@@ -332,8 +340,12 @@ def save_search_plots(
 
 def save_figure(figure: Figure, path: Path) -> Path:
     """Write ``figure`` as a PNG atomically; returns ``path``."""
+    from pytorch_hyperlight.metrics.figure_layout import PNG_COMPRESS_LEVEL
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)
+    figure.savefig(
+        buffer, format="png", dpi=_DPI, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL}
+    )
     run_dirs.write_bytes_atomic(path, buffer.getvalue())
     return path
 
@@ -344,17 +356,55 @@ def _check_mode(mode: str) -> None:
         raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}.")
 
 
-def _figure(size: tuple[float, float], n_rows: int = 1, n_cols: int = 1) -> Any:
-    from matplotlib.figure import Figure
+def _figure(
+    size: tuple[float, float], n_rows: int = 1, n_cols: int = 1
+) -> tuple[Figure, list[Axes]]:
+    """A figure without layout engine (see ``_fit``) and its panels, always as a list."""
+    from pytorch_hyperlight.metrics.figure_layout import MetricsFigure
 
-    fig = Figure(figsize=size, layout="constrained")
-    if n_rows == n_cols == 1:
-        return fig, fig.add_subplot()
-    return fig, list(fig.subplots(n_rows, n_cols, squeeze=False).flat)
+    fig = MetricsFigure(figsize=size, dpi=_DPI)
+    grid = fig.add_gridspec(n_rows, n_cols)
+    return fig, [fig.add_subplot(grid[i // n_cols, i % n_cols]) for i in range(n_rows * n_cols)]
 
 
-def _colour_scale(fig: Figure, ax: Axes, values: pd.Series, metric: str, mode: str) -> Any:
-    """A function value -> colour (grey for NaN), with its colour bar.
+def _fit(
+    fig: Figure,
+    axes: list[Axes],
+    n_rows: int = 1,
+    n_cols: int = 1,
+    *,
+    colorbar: Colorbar | None = None,
+    suptitle: str | None = None,
+) -> Figure:
+    """Fit the margins to the figure's text once: a layout engine would make savefig draw twice."""
+    from matplotlib import rcParams
+
+    from pytorch_hyperlight.metrics import figure_layout as layout
+
+    top = 0.0
+    if suptitle is not None:
+        width, height = fig.get_size_inches()
+        size = rcParams["figure.titlesize"]
+        needed = layout.text_width(suptitle, size) + 2 * layout.EDGE
+        if needed > width:
+            fig.set_size_inches(needed, height)
+        fig.suptitle(suptitle, y=1 - layout.EDGE / height, va="top", fontsize=size)
+        top = layout.line_height(size) + 0.05
+    right = layout.colorbar_block(colorbar) if colorbar is not None else 0.0
+    layout.fit_grid(fig, axes, n_rows, n_cols, top=top, right=right)
+    return fig
+
+
+def _title(ax: Axes, text: str) -> None:
+    # A fixed height (y=1): matplotlib's automatic one measures every tick label again at each draw
+    # to avoid ticks on top, which these plots do not have.
+    ax.set_title(text, y=1.0)
+
+
+def _colour_scale(
+    fig: Figure, ax: Axes, values: pd.Series, metric: str, mode: str
+) -> tuple[Callable[[float], Any], Colorbar | None]:
+    """A function value -> colour (grey for NaN), with its colour bar (None without values).
 
     Best values are dark purple, worst light green: the trials that matter stand out on white
     (viridis without its palest yellow end).
@@ -368,13 +418,22 @@ def _colour_scale(fig: Figure, ax: Axes, values: pd.Series, metric: str, mode: s
     cmap = ListedColormap(colours[::-1] if mode == "max" else colours)
     low, high = (finite.min(), finite.max()) if not finite.empty else (0.0, 1.0)
     norm = Normalize(low, high if high > low else low + 1e-12)
+    colorbar = None
     if not finite.empty:
-        fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=f"best {metric}")
+        # A bar of fixed width in inches, close to the plot, however wide the figure is.
+        panel_width = 0.8 * fig.get_size_inches()[0]
+        colorbar = fig.colorbar(
+            ScalarMappable(norm, cmap),
+            ax=ax,
+            label=f"best {metric}",
+            fraction=_COLORBAR_WIDTH / panel_width,
+            pad=_COLORBAR_PAD / panel_width,
+        )
 
     def color_of(value: float) -> Any:
         return "tab:gray" if pd.isna(value) else cmap(norm(value))
 
-    return color_of
+    return color_of, colorbar
 
 
 def _style_parameter_axis(ax: Axes, parameter: SearchParameter) -> None:
