@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import os
 import shutil
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pytorch_hyperlight.errors import ConfigError, NonFiniteMetricError
+from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.search import results as keys
 from pytorch_hyperlight.settings import Settings
 
@@ -90,14 +89,17 @@ class EpochReporter:
     def _flush(self, trainer: Any) -> None:
         from ray import tune
 
-        from pytorch_hyperlight.trial.callbacks import current_epoch_metrics
+        from pytorch_hyperlight.trial.callbacks import check_finite, current_epoch_metrics
 
         if self._pending is None:
             return
         report, self._pending = self._pending, None
-        for name, value in current_epoch_metrics(trainer).items():
-            report.setdefault(name, value)
-        self._check_finite(report)
+        # Read again now: a metric the module logs in its own on_train_epoch_end (run after the
+        # callbacks') still held the previous epoch's value when the pending report was taken.
+        metrics = current_epoch_metrics(trainer)
+        report.update(metrics)
+        watched = [n for n in metrics if n == self.metric or n.endswith("_loss")]
+        check_finite(metrics, watched, epoch=report[keys.EPOCH])
         report[keys.MAX_EPOCHS] = int(trainer.max_epochs)
         report[keys.SHOULD_STOP] = bool(trainer.should_stop)
         assert self._checkpoint_dir is not None  # written with the pending report
@@ -106,17 +108,6 @@ class EpochReporter:
             tune.report(report, checkpoint=checkpoint)
         finally:
             self._discard_checkpoint()
-
-    def _check_finite(self, report: dict[str, Any]) -> None:
-        watched = [n for n in report if n == self.metric or n.endswith("_loss")]
-        bad = {n: report[n] for n in watched if not math.isfinite(float(report[n]))}
-        if bad:
-            listed = ", ".join(f"{name}={value}" for name, value in bad.items())
-            raise NonFiniteMetricError(
-                f"{listed} at epoch {report[keys.EPOCH]}: the trial diverged (NaN/infinite metric) "
-                "and was stopped. Lower the learning rate's range, clip gradients "
-                "('gradient_clip_val') or check the data for NaN values."
-            )
 
     def _discard_checkpoint(self) -> None:
         if self._checkpoint_dir is not None:

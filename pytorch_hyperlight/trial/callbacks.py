@@ -213,16 +213,25 @@ class NonFiniteGuard:
         if trainer.sanity_checking:
             return
         values = current_epoch_metrics(trainer)
-        bad = {
-            name: values[name] for name in self._watched(values) if not math.isfinite(values[name])
-        }
-        if bad:
-            listed = ", ".join(f"{name}={value}" for name, value in bad.items())
-            raise NonFiniteMetricError(
-                f"{listed} at epoch {trainer.current_epoch}: training diverged and was stopped. "
-                "Lower the learning rate, clip gradients (config 'gradient_clip_val') or check the "
-                "data for NaN values."
-            )
+        check_finite(values, self._watched(values), epoch=int(trainer.current_epoch))
+
+
+def check_finite(values: Mapping[str, float], watched: Iterable[str], *, epoch: int) -> None:
+    """Raise :class:`NonFiniteMetricError` when a watched value is NaN or infinite.
+
+    >>> check_finite({"val_loss": 0.5, "train_loss": float("nan")}, ["val_loss", "train_loss"], epoch=3)
+    Traceback (most recent call last):
+    ...
+    pytorch_hyperlight.errors.NonFiniteMetricError: train_loss=nan at epoch 3: training diverged ...
+    """
+    bad = {name: values[name] for name in watched if not math.isfinite(float(values[name]))}
+    if bad:
+        listed = ", ".join(f"{name}={value}" for name, value in bad.items())
+        raise NonFiniteMetricError(
+            f"{listed} at epoch {epoch}: training diverged and was stopped. Lower the learning "
+            "rate (or its search range), clip gradients (config 'gradient_clip_val') or check "
+            "the data for NaN values."
+        )
 
 
 class GracePeriodEarlyStopping:
