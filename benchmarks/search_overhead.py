@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ from a checkout
 
+from benchmarks._timing import record_phases
 from examples.digits import N_CLASSES, LitDigits, configure_dataloaders
 
 SEED = 16
@@ -175,20 +176,7 @@ def _record_phases(phases: dict[str, float]) -> None:
     """Time the steps of run_hyper_opt (by wrapping the functions it calls)."""
     from pytorch_hyperlight.search import run
 
-    def wrap(name: str) -> None:
-        function = getattr(run, name)
-
-        def timed(*args: object, **kwargs: object) -> object:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                phases[name] = time.perf_counter() - started
-
-        setattr(run, name, timed)
-
-    for name in ("plan_search", "_search", "_evaluate", "_save_plots"):
-        wrap(name)
+    record_phases(run, ("plan_search", "_search", "_evaluate", "_save_plots"), phases)
 
 
 def main() -> None:

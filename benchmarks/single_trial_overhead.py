@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ fro
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from benchmarks._timing import record_phases
 from examples.digits import CONFIG, LitDigits, configure_dataloaders
 
 SEED = 16
@@ -85,20 +86,9 @@ def _record_phases(phases: dict[str, float]) -> None:
     """Time the steps of run_single_trial (by wrapping the functions it calls)."""
     from pytorch_hyperlight.trial import single
 
-    def wrap(name: str) -> None:
-        function = getattr(single, name)
-
-        def timed(*args: object, **kwargs: object) -> object:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                phases[name] = time.perf_counter() - started
-
-        setattr(single, name, timed)
-
-    for name in ("load_dataloaders", "dry_run", "fit_trial", "evaluate_checkpoint", "_save"):
-        wrap(name)
+    record_phases(
+        single, ("load_dataloaders", "dry_run", "fit_trial", "evaluate_checkpoint", "_save"), phases
+    )
 
 
 def main() -> None:

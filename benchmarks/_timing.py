@@ -1,0 +1,26 @@
+"""Shared by the benchmarks: time the steps of a library function without changing it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from types import ModuleType
+
+
+def record_phases(module: ModuleType, names: Iterable[str], phases: dict[str, float]) -> None:
+    """Wrap ``module.<name>`` for each name so that each call stores its duration in ``phases``."""
+
+    def wrap(name: str) -> None:
+        function = getattr(module, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                phases[name] = time.perf_counter() - started
+
+        setattr(module, name, timed)
+
+    for name in names:
+        wrap(name)
