@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,9 @@ class Runner:
         settings = Settings.from_any(extra_config)
         name = self._allocate_run_name("single-trial", lmodule_class, run_name)
         context = self._context(name, settings)
-        # run_single_trial checks the config's type itself and copies it: pass it as given.
-        result = RunResult(run_single_trial(lmodule_class, config, settings, context))  # type: ignore[arg-type]
+        with _removed_if_left_empty(context.run_dir):
+            # run_single_trial checks the config's type itself and copies it: pass it as given.
+            result = RunResult(run_single_trial(lmodule_class, config, settings, context))  # type: ignore[arg-type]
         self._runs[name] = result
         return result
 
@@ -142,15 +144,16 @@ class Runner:
         name = self._allocate_run_name("hyper-opt", lmodule_class, run_name)
         resume_dir = self._resolve_resume(resume, lmodule_class, settings)
         context = self._context(name, settings, existing_dir=resume_dir)
-        result = RunResult(
-            run_hyper_opt(
-                lmodule_class,
-                dict(search_space_config),
-                settings,
-                context,
-                resume=resume_dir is not None,
+        with _removed_if_left_empty(context.run_dir):
+            result = RunResult(
+                run_hyper_opt(
+                    lmodule_class,
+                    dict(search_space_config),
+                    settings,
+                    context,
+                    resume=resume_dir is not None,
+                )
             )
-        )
         self._runs[name] = result
         return result
 
@@ -234,3 +237,14 @@ class Runner:
                 f"{run_dirs.TUNE_DIR}/ folder inside). Pass the run_dir of an earlier run_hyper_opt."
             )
         return path
+
+
+@contextlib.contextmanager
+def _removed_if_left_empty(run_dir: Path) -> Iterator[None]:
+    """Remove a run directory that a failed run left empty (bad input found before any work)."""
+    try:
+        yield
+    except BaseException:
+        if run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+        raise

@@ -57,6 +57,12 @@ def test_unknown_config_key_is_named_before_training(results_dir: Path) -> None:
     assert _checkpoints_written(results_dir) == []
 
 
+def test_bad_input_leaves_no_empty_run_directory_behind(results_dir: Path) -> None:
+    with pytest.raises(ConfigError):
+        _run(TinyDigits, tiny_config(n_hiden=8))
+    assert [p for p in results_dir.rglob("*") if p.is_dir() and "trial" in p.name] == []
+
+
 def test_missing_metric_lists_the_logged_metrics_before_training(results_dir: Path) -> None:
     with pytest.raises(MetricError) as raised:
         _run(LitDigits, CONFIG, {**EXTRA_CONFIG, "metric_to_optimize": "val_f2_epoch", **QUIET})
