@@ -172,19 +172,16 @@ def _draw_stages(
 ) -> None:
     """Lines for train/val, markers for reval/test and the best-epoch line of one trial."""
     prefix = "" if run is None else f"{run} "
-    for stage in _LINE_STAGES:
+
+    def plot_stage(stage: str, **style: Any) -> None:
         epochs, values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
         if len(epochs):
-            ax.plot(
-                epochs,
-                values,
-                label=f"{prefix}{stage}",
-                color=color or STAGE_COLORS[stage],
-                linestyle="-" if run is None else _RUN_LINESTYLE[stage],
-                marker="o",
-                markersize=3,
-                linewidth=1.8,
-            )
+            color_of_stage = color or STAGE_COLORS[stage]
+            ax.plot(epochs, values, label=f"{prefix}{stage}", color=color_of_stage, **style)
+
+    for stage in _LINE_STAGES:
+        linestyle = "-" if run is None else _RUN_LINESTYLE[stage]
+        plot_stage(stage, linestyle=linestyle, marker="o", markersize=3, linewidth=1.8)
     best_epochs = [stages[stage][EPOCH] for stage in _MARKER_STAGES if stage in stages]
     if best_epochs:
         best = int(best_epochs[-1].iloc[-1])
@@ -197,20 +194,15 @@ def _draw_stages(
             zorder=1,
         )
     for stage, (marker, size) in _MARKER_STAGES.items():
-        epochs, values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
-        if len(epochs):
-            ax.plot(
-                epochs,
-                values,
-                label=f"{prefix}{stage}",
-                color=color or STAGE_COLORS[stage],
-                linestyle="none",
-                marker=marker,
-                markersize=size,
-                markeredgecolor="black",
-                markeredgewidth=0.6,
-                zorder=3,
-            )
+        plot_stage(
+            stage,
+            linestyle="none",
+            marker=marker,
+            markersize=size,
+            markeredgecolor="black",
+            markeredgewidth=0.6,
+            zorder=3,
+        )
 
 
 def _style_proxies() -> tuple[list[Any], list[str]]:
