@@ -47,6 +47,13 @@ STAGE_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "reval": "#2ca02c", "test"
 STAGE_PREFIX = {"train": "train_", "val": "val_", "reval": "val_", "test": "test_"}
 _LINE_STAGES = ("train", "val")
 _MARKER_STAGES = {"reval": ("*", 15), "test": ("D", 7)}
+#: How reval/test markers stand apart from the lines they sit on.
+_MARKER_STYLE: dict[str, Any] = {
+    "linestyle": "none",
+    "markeredgecolor": "black",
+    "markeredgewidth": 0.6,
+    "zorder": 3,
+}
 _RUN_LINESTYLE: dict[str, Any] = {"train": "--", "val": "-"}
 _PANEL_SIZE = (4.8, 3.5)
 _MAX_COLUMNS = 3
@@ -194,15 +201,7 @@ def _draw_stages(
             zorder=1,
         )
     for stage, (marker, size) in _MARKER_STAGES.items():
-        plot_stage(
-            stage,
-            linestyle="none",
-            marker=marker,
-            markersize=size,
-            markeredgecolor="black",
-            markeredgewidth=0.6,
-            zorder=3,
-        )
+        plot_stage(stage, marker=marker, markersize=size, **_MARKER_STYLE)
 
 
 def _style_proxies() -> tuple[list[Any], list[str]]:
@@ -348,12 +347,9 @@ def plot_runs_comparison(
                         mark_values,
                         label=f"{run} {stage}",
                         color=color,
-                        linestyle="none",
                         marker=marker,
                         markersize=size,
-                        markeredgecolor="black",
-                        markeredgewidth=0.6,
-                        zorder=3,
+                        **_MARKER_STYLE,
                     )
         ax.set_title(column, fontsize=12, y=_TITLE_Y)
     handles: list[Any] = [Line2D([], [], color=f"C{i % 10}", linewidth=3) for i in range(len(runs))]

@@ -54,16 +54,6 @@ class RaySessionInfo:
     address: str
     node_resources: tuple[Mapping[str, float], ...] = field(default_factory=tuple)
 
-    @property
-    def total_cpus(self) -> float:
-        """CPUs of the whole cluster."""
-        return sum(node.get("CPU", 0.0) for node in self.node_resources)
-
-    @property
-    def total_gpus(self) -> float:
-        """GPUs of the whole cluster."""
-        return sum(node.get("GPU", 0.0) for node in self.node_resources)
-
 
 def configure_environment() -> None:
     """Set Ray's environment defaults (loopback, no auth token, quiet) without overriding the user's.
