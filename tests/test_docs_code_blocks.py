@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON_LANGUAGES = ("python", "py")
 OUTPUT_LANGUAGES = ("text", "console")
 
-_FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
+_FENCE_OPEN = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$"
+)
 _NO_RUN = re.compile(r"^\s*<!--\s*no-run\s*:?(?P<reason>.*?)-->\s*$")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(\s|$)")
 _NUMBER = re.compile(
@@ -153,6 +155,17 @@ def output_matches(claimed: str, printed: str) -> bool:
     return re.search("^" + pattern, printed_text, flags=re.MULTILINE) is not None
 
 
+#: Pages documenting features that other branches are adding. Strict: once the features are
+#: there the page passes, the test reports XPASS as a failure, and the entry must go.
+WAITING_FOR: dict[str, str] = {
+    "docs/migration.md": (
+        "waits for the original API of issue 7 (get_metrics keys, show_metric_report(figsize=...), "
+        "extra_run_name_prefix=, reval_* in series_last, analysis as ExperimentAnalysis, "
+        "log2wandb=True, pytorch_hyperlight.tasks.classification); remove this entry once merged"
+    ),
+}
+
+
 def _python_blocks(page: Path) -> list[Block]:
     relative = page.relative_to(ROOT).as_posix()
     blocks = parse_blocks(page.read_text(encoding="utf-8"), relative)
@@ -171,23 +184,11 @@ def _page_params() -> list[Any]:
             marks += [pytest.mark.ray, pytest.mark.slow]
         elif "run_single_trial(" in code:
             marks.append(pytest.mark.slow)
-        if page.relative_to(ROOT).as_posix() in WAITING_FOR:
-            reason = WAITING_FOR[page.relative_to(ROOT).as_posix()]
-            marks.append(pytest.mark.xfail(strict=True, reason=reason))
         relative = page.relative_to(ROOT).as_posix()
+        if relative in WAITING_FOR:
+            marks.append(pytest.mark.xfail(strict=True, reason=WAITING_FOR[relative]))
         params.append(pytest.param(relative, marks=marks, id=relative))
     return params
-
-
-#: Pages documenting features that other branches are adding. Strict: once the features are
-#: there the page passes, the test reports XPASS as a failure, and the entry must go.
-WAITING_FOR: dict[str, str] = {
-    "docs/migration.md": (
-        "waits for the original API of issue 7 (get_metrics keys, show_metric_report(figsize=...), "
-        "extra_run_name_prefix=, reval_* in series_last, analysis as ExperimentAnalysis, "
-        "log2wandb=True, pytorch_hyperlight.tasks.classification); remove this entry once merged"
-    ),
-}
 
 
 def _check_readme(namespace: dict[str, Any]) -> None:
@@ -255,7 +256,9 @@ def test_page_code_blocks_run_and_print_what_the_page_claims(
                 )
     if page in PAGE_CHECKS:
         PAGE_CHECKS[page](namespace)
-    assert set(os.listdir(ROOT)) - entries_before == set(), "the page's code wrote into the repository"
+    assert set(os.listdir(ROOT)) - entries_before == set(), (
+        "the page's code wrote into the repository"
+    )
 
 
 # --- the rules themselves (no Lightning, no Ray) ---------------------------------------------------
@@ -270,7 +273,7 @@ def test_blocks_are_found_with_indentation_language_and_line() -> None:
     ]
 
 
-def test_output_block_is_claimed_by_the_python_block_before_it_unless_a_heading_separates_them() -> None:
+def test_output_block_belongs_to_the_python_block_before_it_unless_a_heading_intervenes() -> None:
     text = (
         "```python\nprint(1)\n```\nIt prints:\n```text\n1\n```\n"
         "```python\nprint(2)\n```\n## Next\n```text\n2\n```\n"
