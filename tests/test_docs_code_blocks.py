@@ -155,6 +155,9 @@ def output_matches(claimed: str, printed: str) -> bool:
     return re.search("^" + pattern, printed_text, flags=re.MULTILINE) is not None
 
 
+#: Time limit of a page that trains models (pyproject's default limit is for a single test).
+PAGE_TIMEOUT_S = 1200
+
 #: Pages documenting features that other branches are adding. Strict: once the features are
 #: there the page passes, the test reports XPASS as a failure, and the entry must go.
 WAITING_FOR: dict[str, str] = {
@@ -184,6 +187,8 @@ def _page_params() -> list[Any]:
             marks += [pytest.mark.ray, pytest.mark.slow]
         elif "run_single_trial(" in code:
             marks.append(pytest.mark.slow)
+        if marks:  # a page trains several models: the suite's per-test limit is meant for one
+            marks.append(pytest.mark.timeout(PAGE_TIMEOUT_S))
         relative = page.relative_to(ROOT).as_posix()
         if relative in WAITING_FOR:
             marks.append(pytest.mark.xfail(strict=True, reason=WAITING_FOR[relative]))
