@@ -6,7 +6,10 @@ The rules, for whoever writes documentation:
   notebook, ``__name__ == "__main__"``), from the repository root, with this test's
   ``HYPERLIGHT_RESULTS_DIR``, ``MPLBACKEND=Agg`` and ``COLUMNS=100`` (a terminal 100 columns wide).
   Searches use the session's Ray (the ``ray_cluster`` fixture). A page's blocks must not leave files
-  in the repository (write into the run directory instead). New pages are picked up automatically.
+  in the repository (a new entry in its root fails the test: write into the run directory). New
+  pages are picked up automatically; a page that trains is marked ``slow`` (and ``ray`` when it
+  searches). ``PAGE_CHECKS`` adds what a page's example promises (the README's scores);
+  ``WAITING_FOR`` lists pages that document features still being merged (strict xfail).
 - **Skipping a block** takes a comment on the last non-blank line before its opening fence:
   ``<!-- no-run: why it cannot run here -->``. Use it sparingly; the reason is required.
 - **Claimed output.** A ```text or ```console block that follows a python block, with no heading
