@@ -1,4 +1,7 @@
-"""What users run: the digits main job and the README's 15-line example, verbatim."""
+"""What users run: the digits main job; the README's example stays within 15 lines.
+
+The README's example itself runs, with the checks of what it promises, in test_docs_code_blocks.py.
+"""
 
 from __future__ import annotations
 
@@ -41,16 +44,3 @@ def _readme_example() -> str:
 
 def test_readme_example_is_at_most_15_lines() -> None:
     assert len(_readme_example().strip().splitlines()) <= 15
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-def test_readme_example_runs_as_written(ray_cluster: object) -> None:
-    namespace: dict[str, object] = {}
-    exec(compile(_readme_example(), "README.md", "exec"), namespace)
-
-    result, best = namespace["result"], namespace["best"]
-    assert result["metrics_last"]["test_f1"] > 0.8  # type: ignore[index]
-    assert len(best["trials"]) == 8  # type: ignore[index]
-    assert best["best_config"]["n_hidden"] in (32, 64, 128)  # type: ignore[index]
-    assert best["metrics_last"]["test_f1"] > 0.8  # type: ignore[index]
