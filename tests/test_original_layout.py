@@ -269,3 +269,27 @@ def test_nan_free_last_values_for_a_run_without_reval() -> None:
     last = TrialMetrics(frame).series_last
     assert last.to_dict() == {"train_f1": 0.5, "test_f1": 0.4}  # no reval_* without a reval row
     assert not any(math.isnan(v) for v in last)
+
+
+def test_the_originals_tune_configs_are_accepted_with_their_meaning() -> None:
+    """test_runner's TUNE_CONFIG (no GPU: ``-1 * IS_CUDA`` is 0) and one without the deleted keys."""
+    from pytorch_hyperlight import Settings
+
+    is_cuda = False
+    tune_config = {
+        "seed": 16, "metric_to_optimize": "val_f1_epoch",
+        "ray_metrics_to_show": ["val_loss_epoch", "val_f1_epoch", "val_acc_epoch"],
+        "metric_opt_mode": "max", "cpu_per_trial": 3, "gpu_per_trial": 0.3 * is_cuda,
+        "n_checkpoints_to_keep": 1, "grace_period": 3, "epoch_upper_limit": 45, "n_samples": 3,
+        "ptl_early_stopping_patience": 2, "ptl_precision": 32, "train_loader_name": "train_loader",
+        "val_loader_name": "val_loader", "test_loader_name": "test_loader",
+        "batch_size_main": 64, "gpus": -1 * is_cuda,
+    }  # fmt: skip
+    settings = Settings.from_any(tune_config)
+    assert settings.asha_grace_period == settings.early_stopping_grace_period == 3
+    assert (settings.gpus, settings.gpu_per_trial, settings.n_checkpoints_to_keep) == (0, 0.0, 1)
+    reduced = {k: v for k, v in tune_config.items() if not k.endswith("_loader_name")}
+    del reduced["grace_period"]
+    settings = Settings.from_any(reduced)
+    assert settings.asha_grace_period == 1 and settings.early_stopping_grace_period == 0
+    assert (settings.val_loader_name, settings.test_loader_name) == ("val_loader", "test_loader")
