@@ -121,6 +121,8 @@ def test_plot_and_show_report_honour_figsize(capsys) -> None:
     assert "reval" in capsys.readouterr().out
     with pytest.raises(MetricError, match=r"figsize must be \(width, height\)"):
         metrics.plot(figsize=(10,))
+    with pytest.raises(MetricError, match=r"plot\(figsize=\(30, 20\)\)"):
+        metrics.plot((30, 20))  # type: ignore[arg-type]  # the original's positional figsize
 
 
 def test_an_empty_trial_metrics_reports_without_error(capsys) -> None:

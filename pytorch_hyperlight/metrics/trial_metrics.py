@@ -299,6 +299,15 @@ class TrialMetrics:
         """
         from pytorch_hyperlight.metrics import plotting
 
+        if (
+            isinstance(metrics, tuple)
+            and metrics
+            and all(isinstance(v, int | float) for v in metrics)
+        ):
+            raise MetricError(
+                f"plot() got {metrics!r} as metric names; pass a figure size as "
+                f"plot(figsize={metrics!r}) (the original's first argument was figsize)."
+            )
         return plotting.plot_trial_metrics(self._df, metrics, figsize=figsize)
 
     def show_report(self, *, figsize: tuple[float, float] | None = None) -> Figure | None:
