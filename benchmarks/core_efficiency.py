@@ -87,7 +87,7 @@ def main() -> None:
     training = float(trials["training_time_s"].sum())
     # Where the rest goes: each trial process's cold start, and the gaps between reused trials.
     spans = []
-    for trial in result["analysis"]:
+    for trial in result["result_grid"]:
         reports = trial.metrics_dataframe
         first_iteration = float(reports["time_this_iter_s"].iloc[0])
         first_epoch = float(reports["epoch_ended_at"].iloc[0] - reports["epoch_started_at"].iloc[0])

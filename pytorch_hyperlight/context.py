@@ -21,6 +21,7 @@ class RunContext:
         is_debug: a fast smoke run: few epochs and few batches, everything else unchanged.
         pl_callbacks: the user's Lightning callbacks; use :meth:`fresh_callbacks` per training run.
         pl_loggers: the user's Lightning loggers; use :meth:`fresh_loggers` per training run.
+        log2wandb: also log to Weights & Biases (:mod:`pytorch_hyperlight.integrations.wandb`).
     """
 
     configure_dataloaders: Callable[..., Any]
@@ -30,6 +31,7 @@ class RunContext:
     is_debug: bool = False
     pl_callbacks: Sequence[Any] = field(default_factory=tuple)
     pl_loggers: Sequence[Any] = field(default_factory=tuple)
+    log2wandb: bool = False
 
     def fresh_callbacks(self) -> list[Any]:
         """Deep copies of the user's callbacks, so no state leaks between runs or into the caller."""

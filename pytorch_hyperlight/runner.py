@@ -29,8 +29,12 @@ class Runner:
             (``train_loader`` and optionally ``val_loader``, ``test_loader``; names are settings).
         pl_callbacks: Lightning callbacks added to every training run (copied fresh for each run).
         pl_loggers: Lightning loggers added to every single-trial training run (copied per run).
-        experiment_id: groups run directories under ``<results_dir>/<experiment_id>/``.
-        log2wandb: log to Weights & Biases (not available in this release; must stay False).
+        experiment_id: groups run directories under ``<results_dir>/<experiment_id>/``; also the
+            W&B project with ``log2wandb``.
+        log2wandb: also log every training run to Weights & Biases through Lightning's
+            ``WandbLogger`` (offline, with a warning, when no API key is found in
+            ``$WANDB_API_KEY`` or ``~/.wandb_api_key``); see
+            :mod:`pytorch_hyperlight.integrations.wandb`.
         is_debug: fast smoke runs: few epochs and batches, everything else unchanged.
         run_name_prefix: put in front of every generated run name.
 
@@ -59,11 +63,9 @@ class Runner:
                 "configure_dataloaders must be a function f(batch_size, n_workers=...) returning a "
                 f"dict of DataLoaders, got {type(configure_dataloaders).__name__}."
             )
-        if log2wandb:
-            raise ConfigError(
-                "log2wandb=True is not available in this release of pytorch_hyperlight; pass a "
-                "Lightning WandbLogger through pl_loggers=[...] instead."
-            )
+        if not isinstance(log2wandb, bool):
+            raise ConfigError(f"log2wandb must be True or False, got {log2wandb!r}.")
+        self._log2wandb = log2wandb
         self._configure_dataloaders = configure_dataloaders
         self._pl_callbacks = tuple(pl_callbacks or ())
         self._pl_loggers = tuple(pl_loggers or ())
@@ -80,6 +82,7 @@ class Runner:
         extra_config: SettingsLike = None,
         *,
         run_name: str | None = None,
+        extra_run_name_prefix: str = "",
     ) -> dict[str, Any]:
         """Train one configuration, re-validate and test its best checkpoint.
 
@@ -89,7 +92,10 @@ class Runner:
                 optionally ``gradient_clip_val``.
             extra_config: a dict of settings keys (the seed's ``EXTRA_CONFIG``) or a
                 :class:`~pytorch_hyperlight.Settings`.
-            run_name: explicit name of this run (must be unique within this Runner).
+            run_name: explicit name of this run (must be unique within this Runner); default:
+                ``single-trial-<ClassName>``, then ``...@2``, ``...@3`` for repeats.
+            extra_run_name_prefix: put in front of the default name (the original's
+                ``extra_run_name_prefix="full-train-"``); cannot be combined with ``run_name``.
 
         Returns:
             A dict with ``lmodule_best``, ``best_epoch``, ``best_checkpoint_path``, ``trainer``,
@@ -99,7 +105,9 @@ class Runner:
         from pytorch_hyperlight.trial.single import run_single_trial
 
         settings = Settings.from_any(extra_config)
-        name = self._allocate_run_name("single-trial", lmodule_class, run_name)
+        name = self._allocate_run_name(
+            "single-trial", lmodule_class, run_name, extra_run_name_prefix
+        )
         context = self._context(name, settings)
         with _removed_if_left_empty(context.run_dir):
             # run_single_trial checks the config's type itself and copies it: pass it as given.
@@ -115,6 +123,7 @@ class Runner:
         *,
         resume: bool | str | Path | None = None,
         run_name: str | None = None,
+        extra_run_name_prefix: str = "",
     ) -> dict[str, Any]:
         """Search hyper-parameters with Ray Tune, then load, re-validate and test the best model.
 
@@ -126,12 +135,16 @@ class Runner:
                 :class:`~pytorch_hyperlight.Settings`.
             resume: a run directory of an interrupted search to continue, or True for this
                 experiment's latest search of this module class.
-            run_name: explicit name of this run (must be unique within this Runner).
+            run_name: explicit name of this run (must be unique within this Runner); default:
+                ``hyper-opt-<ClassName>``, then ``...@2``, ``...@3`` for repeats.
+            extra_run_name_prefix: put in front of the default name; cannot be combined with
+                ``run_name``.
 
         Returns:
             A dict with ``lmodule_best``, ``best_config``, ``best_epoch``, ``best_checkpoint_path``,
-            ``metrics``, ``metrics_last``, ``trials``, ``trial_metrics``, ``analysis``, ``errors``,
-            ``run_dir`` and ``run_name``.
+            ``trainer``, ``metrics``, ``metrics_last``, ``trials``, ``trial_metrics``, ``analysis``
+            (Ray Tune's ``ExperimentAnalysis``), ``result_grid`` (Ray Tune's ``ResultGrid``),
+            ``errors``, ``run_dir`` and ``run_name``.
         """
         from pytorch_hyperlight.search.run import run_hyper_opt
 
@@ -141,8 +154,8 @@ class Runner:
                 f"{type(search_space_config).__name__}."
             )
         settings = Settings.from_any(tune_config)
-        name = self._allocate_run_name("hyper-opt", lmodule_class, run_name)
-        resume_dir = self._resolve_resume(resume, lmodule_class, settings)
+        name = self._allocate_run_name("hyper-opt", lmodule_class, run_name, extra_run_name_prefix)
+        resume_dir = self._resolve_resume(resume, lmodule_class, settings, extra_run_name_prefix)
         context = self._context(name, settings, existing_dir=resume_dir)
         with _removed_if_left_empty(context.run_dir):
             result = RunResult(
@@ -167,36 +180,80 @@ class Runner:
         """Every run's result dict by run name (a shallow copy of the Runner's record)."""
         return dict(self._runs)
 
-    def get_metrics(self) -> dict[str, Any]:
-        """Last values across runs (one row per run) and all epoch metrics merged.
+    def get_metrics(self, keep_train_val_only: bool = False) -> dict[str, Any]:
+        """Last values across runs (one row per run) and all epoch metrics merged, as the original.
+
+        Args:
+            keep_train_val_only: leave out the ``reval_*``/``test_*`` values (and the ``reval`` and
+                ``test`` rows of the merged table).
 
         Returns:
-            ``{"run_metrics_last": DataFrame, "metrics": TrialMetrics}``.
+            ``run_x_last_metric_df``: a DataFrame, one row per run with its ``series_last`` (last
+            epoch's ``train_*``/``val_*``, ``reval_*``, ``test_*``) and a ``run`` column;
+            ``epoch_x_stage_run_metric``: a TrialMetrics of all runs with a ``run`` column.
+            Also ``run_metrics_last`` (the same values indexed by run) and ``metrics`` (the same
+            TrialMetrics). Without runs: an empty DataFrame and an empty TrialMetrics.
         """
         from pytorch_hyperlight.results.compare import collect_metrics
 
-        return collect_metrics(self._runs)
+        return collect_metrics(self._runs, keep_train_val_only=keep_train_val_only)
 
-    def show_metric_report(self, sort_by_metric_list: Sequence[str] | None = None) -> Any:
-        """Show the runs' last-value table sorted by ``sort_by_metric_list`` and a comparison figure."""
+    def show_metric_report(
+        self,
+        sort_by_metric_list: Sequence[str] | None = None,
+        figsize: tuple[float, float] | None = None,
+        keep_train_val_only: bool = False,
+    ) -> dict[str, Any] | None:
+        """Show the runs' last-value table sorted by ``sort_by_metric_list`` and a comparison figure.
+
+        Args:
+            sort_by_metric_list: metrics to sort by, best first (losses ascending, others
+                descending), then the run name; None keeps the runs' order.
+            figsize: the figure's (width, height) in inches; default: sized from its panels.
+            keep_train_val_only: leave the ``reval``/``test`` values out of the figure and the
+                table (except the metrics sorted by).
+
+        Returns:
+            ``{"table": DataFrame, "figure": Figure}``; None (and nothing shown) without runs.
+        """
         from pytorch_hyperlight.results.compare import show_metric_report
 
-        return show_metric_report(self._runs, sort_by_metric_list=sort_by_metric_list)
+        return show_metric_report(
+            self._runs,
+            sort_by_metric_list=sort_by_metric_list,
+            figsize=figsize,
+            keep_train_val_only=keep_train_val_only,
+        )
 
     # --- helpers -----------------------------------------------------------------------------------
-    def _allocate_run_name(self, kind: str, lmodule_class: type, run_name: str | None) -> str:
+    def _allocate_run_name(
+        self, kind: str, lmodule_class: type, run_name: str | None, extra_prefix: str = ""
+    ) -> str:
+        if not isinstance(extra_prefix, str):
+            raise ConfigError(
+                f"extra_run_name_prefix must be a string such as 'full-train-', got {extra_prefix!r}."
+            )
         if run_name is not None:
             if not isinstance(run_name, str) or not run_name:
                 raise ConfigError(f"run_name must be a non-empty string, got {run_name!r}.")
+            if extra_prefix:
+                raise ConfigError(
+                    f"run_name={run_name!r} cannot be combined with extra_run_name_prefix="
+                    f"{extra_prefix!r}: pass the full name as run_name, or only the prefix."
+                )
             if run_name in self._runs:
                 raise RunDirError(
                     f"run_name {run_name!r} is already used by a run of this Runner; "
                     f"pick another name (taken: {sorted(self._runs)})."
                 )
             return run_name
+        return run_dirs.unique_run_name(
+            self._base_run_name(kind, lmodule_class, extra_prefix), self._runs
+        )
+
+    def _base_run_name(self, kind: str, lmodule_class: type, extra_prefix: str) -> str:
         class_name = getattr(lmodule_class, "__name__", type(lmodule_class).__name__)
-        base = run_dirs.base_run_name(kind, class_name, self._run_name_prefix)
-        return run_dirs.unique_run_name(base, self._runs)
+        return extra_prefix + run_dirs.base_run_name(kind, class_name, self._run_name_prefix)
 
     def _context(
         self, run_name: str, settings: Settings, existing_dir: Path | None = None
@@ -212,16 +269,20 @@ class Runner:
             is_debug=self._is_debug,
             pl_callbacks=self._pl_callbacks,
             pl_loggers=self._pl_loggers,
+            log2wandb=self._log2wandb,
         )
 
     def _resolve_resume(
-        self, resume: bool | str | Path | None, lmodule_class: type, settings: Settings
+        self,
+        resume: bool | str | Path | None,
+        lmodule_class: type,
+        settings: Settings,
+        extra_prefix: str = "",
     ) -> Path | None:
         if resume is None or resume is False:
             return None
         if resume is True:
-            class_name = getattr(lmodule_class, "__name__", "")
-            prefix = run_dirs.base_run_name("hyper-opt", class_name, self._run_name_prefix)
+            prefix = self._base_run_name("hyper-opt", lmodule_class, extra_prefix)
             latest = run_dirs.latest_run_dir(settings.results_dir, self._experiment_id, prefix)
             if latest is None:
                 raise RunDirError(

@@ -64,8 +64,10 @@ class Settings:
     ptl_early_stopping_patience: int | None = _setting(
         None, "Epochs without improvement before training stops; None turns early stopping off."
     )
-    ptl_early_stopping_grace_period: int = _setting(
-        0, "Epochs at the start during which early stopping never stops training."
+    ptl_early_stopping_grace_period: int | None = _setting(
+        None,
+        "Epochs at the start whose early-stopping checks are skipped (they neither count towards "
+        "the patience nor stop training); None: the value of grace_period if given, else 0.",
     )
     ptl_precision: int | str = _setting(32, "Lightning precision: 32, 16, 'bf16-mixed', ...")
     gpus: int = _setting(
@@ -97,7 +99,11 @@ class Settings:
     gpu_per_trial: float = _setting(
         0.0, "search: GPUs reserved per trial; fractions let trials share one GPU."
     )
-    grace_period: int = _setting(1, "search: ASHA never stops a trial before this many epochs.")
+    grace_period: int | None = _setting(
+        None,
+        "ASHA never stops a trial before this many epochs (None: 1); as in the original, also the "
+        "early-stopping grace period when ptl_early_stopping_grace_period is not given.",
+    )
     epoch_upper_limit: int | None = _setting(
         None, "search: ASHA's max_t in epochs; None: the largest max_epochs of the search space."
     )
@@ -160,6 +166,31 @@ class Settings:
         """A copy with ``changes`` applied (validated like a new object)."""
         return dataclasses.replace(self, **changes)
 
+    @property
+    def asha_grace_period(self) -> int:
+        """ASHA's grace period in epochs: ``grace_period``, or 1 when it is not given.
+
+        >>> Settings().asha_grace_period, Settings(grace_period=3).asha_grace_period
+        (1, 3)
+        """
+        return 1 if self.grace_period is None else self.grace_period
+
+    @property
+    def early_stopping_grace_period(self) -> int:
+        """Epochs whose early-stopping checks are skipped: ``ptl_early_stopping_grace_period``,
+        else ``grace_period`` (the original used that one key for both), else 0.
+
+        >>> Settings(grace_period=3).early_stopping_grace_period
+        3
+        >>> Settings(grace_period=3, ptl_early_stopping_grace_period=0).early_stopping_grace_period
+        0
+        >>> Settings().early_stopping_grace_period
+        0
+        """
+        if self.ptl_early_stopping_grace_period is not None:
+            return self.ptl_early_stopping_grace_period
+        return self.grace_period or 0
+
     @classmethod
     def describe(cls) -> dict[str, tuple[Any, str]]:
         """Every key with its default and description."""
@@ -210,8 +241,9 @@ def _check_values(settings: Settings) -> list[str]:
     )
     expect(
         "ptl_early_stopping_grace_period",
-        _is_int(s.ptl_early_stopping_grace_period) and s.ptl_early_stopping_grace_period >= 0,
-        "an int >= 0",
+        s.ptl_early_stopping_grace_period is None
+        or (_is_int(s.ptl_early_stopping_grace_period) and s.ptl_early_stopping_grace_period >= 0),
+        "an int >= 0 or None",
     )
     expect("gpus", _is_int(s.gpus) and s.gpus >= -1, "-1, 0 or a positive int")
     expect("train_loader_name", isinstance(s.train_loader_name, str), "a string")
@@ -228,7 +260,11 @@ def _check_values(settings: Settings) -> list[str]:
     expect("verbose", s.verbose in (0, 1, 2), "0, 1 or 2")
     expect("n_samples", _is_int(s.n_samples) and s.n_samples >= 1, "an int >= 1")
     expect("gpu_per_trial", _is_number(s.gpu_per_trial) and s.gpu_per_trial >= 0, "a number >= 0")
-    expect("grace_period", _is_int(s.grace_period) and s.grace_period >= 1, "an int >= 1")
+    expect(
+        "grace_period",
+        s.grace_period is None or (_is_int(s.grace_period) and s.grace_period >= 1),
+        "an int >= 1 or None",
+    )
     expect(
         "epoch_upper_limit",
         s.epoch_upper_limit is None or (_is_int(s.epoch_upper_limit) and s.epoch_upper_limit >= 1),

@@ -29,6 +29,7 @@ __all__ = [
     "RaisesInTrainingStep",
     "TinyDigits",
     "configure_dataloaders",
+    "loaders_named_ldr",
     "loaders_without_val",
     "tiny_config",
 ]
@@ -47,6 +48,15 @@ def loaders_without_val(batch_size: int, n_workers: int = 0) -> dict[str, Any]:
             loaders["full_train_dataset"], batch_size=batch_size, shuffle=True
         ),
         "test_loader": loaders["test_loader"],
+    }
+
+
+def loaders_named_ldr(batch_size: int, n_workers: int = 0) -> dict[str, Any]:
+    """The original happy-path test's loader names: ``train_ldr``, ``val_ldr``, ``test_ldr``."""
+    loaders = configure_dataloaders(batch_size, n_workers=n_workers)
+    return {
+        **{k: v for k, v in loaders.items() if not k.endswith("_loader")},
+        **{k.replace("_loader", "_ldr"): v for k, v in loaders.items() if k.endswith("_loader")},
     }
 
 

@@ -46,9 +46,11 @@ def test_collect_metrics_has_one_row_of_last_values_per_run(three_runs):
     table = collected["run_metrics_last"]
     assert list(table.index) == ["single-trial-Net", "single-trial-Net@2", "hyper-opt-Net"]
     assert table.index.name == "run"
-    # val_* last values are the reval row's (best model), test_f1 the test row's
-    assert table.loc["single-trial-Net@2", "val_f1"] == pytest.approx(0.90)
-    assert table.loc["single-trial-Net@2", "val_loss"] == pytest.approx(0.4)
+    # val_* are the last epoch's values, reval_* the best model's, test_f1 the test row's
+    assert table.loc["single-trial-Net@2", "val_f1"] == pytest.approx(0.88)
+    assert table.loc["single-trial-Net@2", "reval_f1"] == pytest.approx(0.90)
+    assert table.loc["single-trial-Net@2", "val_loss"] == pytest.approx(0.3)
+    assert table.loc["single-trial-Net@2", "reval_loss"] == pytest.approx(0.4)
     assert table.loc["hyper-opt-Net", "test_f1"] == pytest.approx(0.91)
     assert table.loc["single-trial-Net", "train_loss"] == pytest.approx(0.7)
 
@@ -102,9 +104,11 @@ def test_direction_is_ascending_for_losses_and_errors_only():
     assert not compare.is_lower_better("val_f1")
 
 
-def test_no_runs_to_compare_is_a_clear_error():
-    with pytest.raises(MetricError, match="no runs to compare yet"):
-        compare.collect_metrics({})
+def test_no_runs_give_empty_tables_and_no_report():
+    collected = compare.collect_metrics({})
+    assert collected["run_x_last_metric_df"].empty
+    assert len(collected["epoch_x_stage_run_metric"]) == 0
+    assert compare.show_metric_report({}) is None
 
 
 def test_report_figure_has_a_panel_per_metric_and_a_line_per_run(three_runs):

@@ -186,9 +186,13 @@ def test_seed_steps_7_8_return_the_best_model_its_metrics_and_the_analysis(seed_
     assert isinstance(last, pd.Series)
     assert {"val_f1", "test_f1", "test_acc", "train_loss"} <= set(last.index)
     assert 0.0 < last["test_acc"] <= 1.0
-    analysis = result["analysis"]
-    assert len(analysis) == 3
-    assert {r.metrics["trial_id"] for r in analysis} == set(result["trials"]["trial_id"])
+    result_grid = result["result_grid"]
+    assert len(result_grid) == 3
+    assert {r.metrics["trial_id"] for r in result_grid} == set(result["trials"]["trial_id"])
+    analysis = result["analysis"]  # the original's: Ray Tune's ExperimentAnalysis
+    assert isinstance(analysis, tune.ExperimentAnalysis)
+    assert {t.trial_id for t in analysis.trials} == set(result["trials"]["trial_id"])
+    assert analysis.best_trial.trial_id == result["best_trial_id"]
 
 
 def test_best_trial_and_epoch_are_the_best_values_over_all_epochs(seed_search) -> None:
@@ -309,7 +313,7 @@ def test_four_trials_share_one_logical_gpu_at_a_quarter_each(ray_cluster, tmp_pa
     # the barrier let the trials through only because all four were running at once
     assert result["trials"]["status"].tolist() == ["TERMINATED"] * 4, result["errors"]
     intervals = []
-    for trial_result in result["analysis"]:
+    for trial_result in result["result_grid"]:
         reports = trial_result.metrics_dataframe
         intervals.append((reports["epoch_started_at"].min(), reports["epoch_ended_at"].max()))
     assert max(start for start, _ in intervals) < min(end for _, end in intervals)
@@ -456,7 +460,7 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(
     assert set(trials["status"]) == {"TERMINATED"}
     assert (trials["epochs"] == 3).all()
     trial_16 = trials.loc[trials["config/n_hidden"] == 16, "trial_id"].iloc[0]
-    reports = next(r for r in result["analysis"] if r.metrics["trial_id"] == trial_16)
+    reports = next(r for r in result["result_grid"] if r.metrics["trial_id"] == trial_16)
     # continued from its last checkpoint, not restarted: epoch 0 was trained once (an epoch
     # reported after Tune's last state snapshot may be trained again, its last report counts)
     epochs = reports.metrics_dataframe["epoch"].tolist()

@@ -115,8 +115,11 @@ def test_seed_readme_steps_1_to_6_on_digits(results_dir: Path) -> None:
     assert run["metrics_last"]["test_acc"] == pytest.approx(series_last["test_acc"])
 
 
-def test_early_stopping_waits_for_the_grace_period() -> None:
-    """A metric that never improves: max(patience + 1, grace_period) epochs, capped by max_epochs."""
+def test_early_stopping_checks_start_after_the_grace_period() -> None:
+    """A metric that never improves: grace_period + patience + 1 epochs, capped by max_epochs.
+
+    The original's grace period: the first ``grace_period`` epochs are not checked at all.
+    """
     runner = Runner(configure_dataloaders)
 
     def epochs_run(patience: int, grace_period: int) -> int:
@@ -137,7 +140,7 @@ def test_early_stopping_waits_for_the_grace_period() -> None:
         return int((df["stage"] == "train").sum())
 
     assert epochs_run(patience=2, grace_period=0) == 3
-    assert epochs_run(patience=2, grace_period=6) == 6
+    assert epochs_run(patience=2, grace_period=3) == 6
     assert epochs_run(patience=1, grace_period=20) == 8
 
 

@@ -82,9 +82,17 @@ def test_df_returns_copies_and_input_changes_do_not_leak_in() -> None:
     assert metrics.df is not metrics.df
 
 
-def test_series_last_holds_last_observed_values_reval_winning_for_val() -> None:
+def test_series_last_holds_the_last_epoch_then_reval_and_test_values() -> None:
+    """As the original: val_* is the last epoch's value, reval_* the best model's re-validation."""
     last = TrialMetrics(history_frame()).series_last
-    assert last.to_dict() == {"train_acc": 0.9, "train_loss": 0.4, "val_acc": 0.8, "test_acc": 0.75}
+    assert last.to_dict() == {
+        "train_acc": 0.9,
+        "train_loss": 0.4,
+        "val_acc": 0.7,
+        "reval_acc": 0.8,
+        "test_acc": 0.75,
+    }
+    assert list(last.index) == ["train_acc", "train_loss", "val_acc", "reval_acc", "test_acc"]
     assert last.dtype == "float64"
 
 
@@ -130,8 +138,9 @@ def test_last_values_by_run_has_one_row_per_run() -> None:
     )
     table = merged.last_values_by_run()
     assert table.index.tolist() == ["a", "b"]
-    assert table.loc["a", "val_acc"] == 0.8
-    assert table.loc["b", "val_acc"] == 0.95
+    assert table.loc["a", "reval_acc"] == 0.8
+    assert table.loc["b", "reval_acc"] == 0.95
+    assert table.loc["b", "val_acc"] == 0.7  # the last epoch's
 
 
 @pytest.mark.parametrize(

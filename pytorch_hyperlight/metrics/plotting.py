@@ -138,20 +138,27 @@ def _make_panels(count: int) -> tuple[Figure, list[Axes]]:
     return figure, axes
 
 
-def _finish(figure: Figure, axes: list[Axes], handles: list[Any], labels: list[str]) -> Figure:
+def _finish(
+    figure: Figure,
+    axes: list[Axes],
+    handles: list[Any],
+    labels: list[str],
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     """Add the figure legend below the panels and fit the margins to the text (no layout engine).
 
+    ``figsize`` (width, height in inches) replaces the size made from the panels when given.
     A layout engine would make ``savefig`` draw the figure twice; see
     :mod:`pytorch_hyperlight.metrics.figure_layout`.
     """
     rows, columns = _grid_shape(len(axes))
-    width = _PANEL_SIZE[0] * columns
+    width = float(figsize[0]) if figsize else _PANEL_SIZE[0] * columns
     legend_rows, below = 0, 0.0
     if handles:
         ncols = legend_columns(labels, width - 2 * EDGE, _LEGEND_FONT_SIZE)
         legend_rows = math.ceil(len(handles) / ncols)
         below = legend_height(legend_rows, _LEGEND_FONT_SIZE)
-    height = _PANEL_SIZE[1] * rows + below
+    height = float(figsize[1]) if figsize else _PANEL_SIZE[1] * rows + below
     figure.set_size_inches(width, height)
     if handles:
         figure.legend(
@@ -167,11 +174,23 @@ def _finish(figure: Figure, axes: list[Axes], handles: list[Any], labels: list[s
     return figure
 
 
-def _empty_figure(message: str) -> Figure:
+def _empty_figure(message: str, figsize: tuple[float, float] | None = None) -> Figure:
     figure, (ax,) = _make_panels(1)
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=11)
     ax.set_axis_off()
-    return _finish(figure, [ax], [], [])
+    return _finish(figure, [ax], [], [], figsize)
+
+
+def _check_figsize(figsize: Any) -> None:
+    valid = (
+        isinstance(figsize, Sequence)
+        and len(figsize) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in figsize)
+    )
+    if figsize is not None and not valid:
+        raise MetricError(
+            f"figsize must be (width, height) in inches, both > 0, e.g. (15, 10); got {figsize!r}."
+        )
 
 
 def _draw_stages(
@@ -221,7 +240,10 @@ def _style_proxies() -> tuple[list[Any], list[str]]:
 
 
 def plot_trial_metrics(
-    metrics: TrialMetrics | pd.DataFrame, names: Sequence[str] | None = None
+    metrics: TrialMetrics | pd.DataFrame,
+    names: Sequence[str] | None = None,
+    *,
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """One panel per metric with lines per stage, reval/test markers and the best epoch marked.
 
@@ -229,6 +251,7 @@ def plot_trial_metrics(
         metrics: a TrialMetrics or a DataFrame of the same shape; with a ``run`` column there is
             a line per run and stage (colour per run, dashed train, solid val).
         names: metrics to draw, with or without stage prefix; default: all, sorted by name.
+        figsize: the figure's (width, height) in inches; default: sized from the panels.
 
     Returns:
         The figure (not shown, not saved, not registered with pyplot).
@@ -239,8 +262,9 @@ def plot_trial_metrics(
     frame = _frame(metrics)
     available = sorted({base_name(c) for c in _metric_columns(frame)})
     bases = _resolve(names, available)
+    _check_figsize(figsize)
     if not bases:
-        return _empty_figure("no epoch metrics recorded")
+        return _empty_figure("no epoch metrics recorded", figsize)
     runs: list[str | None] = list(dict.fromkeys(frame[RUN])) if RUN in frame.columns else [None]
     parts = [_by_stage(frame if run is None else frame[frame[RUN] == run]) for run in runs]
     figure, axes = _make_panels(len(bases))
@@ -257,7 +281,7 @@ def plot_trial_metrics(
         style_handles, style_labels = _style_proxies()
         handles += style_handles
         labels += style_labels
-    return _finish(figure, axes, handles, labels)
+    return _finish(figure, axes, handles, labels, figsize)
 
 
 def _unique_legend_entries(axes: Sequence[Axes]) -> tuple[list[Any], list[str]]:
@@ -284,7 +308,10 @@ def _comparison_column(frame: pd.DataFrame, name: str) -> str:
 
 
 def plot_runs_comparison(
-    metrics: TrialMetrics, metric_names: Sequence[str] | None = None
+    metrics: TrialMetrics,
+    metric_names: Sequence[str] | None = None,
+    *,
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """Compare runs of a merged table (:meth:`TrialMetrics.merge_runs`) panel by panel.
 
@@ -296,6 +323,7 @@ def plot_runs_comparison(
         metrics: a TrialMetrics with a ``run`` column.
         metric_names: panels to draw: base names (``"f1"``, val preferred) or canonical names
             (``"train_loss"``); default: every base metric, sorted.
+        figsize: the figure's (width, height) in inches; default: sized from the panels.
 
     Raises:
         MetricError: the table has no ``run`` column, or a requested metric is not in it.
@@ -310,8 +338,9 @@ def plot_runs_comparison(
         raise MetricError(f"metric_names must be a non-empty list; received {metric_names!r}.")
     names = metric_names or sorted({base_name(c) for c in _metric_columns(frame)})
     columns = list(dict.fromkeys(_comparison_column(frame, str(name)) for name in names))
+    _check_figsize(figsize)
     if not columns:
-        return _empty_figure("no epoch metrics recorded")
+        return _empty_figure("no epoch metrics recorded", figsize)
     runs = list(dict.fromkeys(frame[RUN]))
     parts = [_by_stage(frame[frame[RUN] == run]) for run in runs]
     figure, axes = _make_panels(len(columns))
@@ -356,4 +385,4 @@ def plot_runs_comparison(
     labels = [str(run) for run in runs]
     proxies, proxy_labels = _style_proxies()
     # Only the reval/test marker entries apply here (one line style per panel).
-    return _finish(figure, axes, handles + proxies[3:], labels + proxy_labels[3:])
+    return _finish(figure, axes, handles + proxies[3:], labels + proxy_labels[3:], figsize)

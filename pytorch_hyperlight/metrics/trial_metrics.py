@@ -4,7 +4,9 @@ The table has the columns ``stage``, ``epoch`` and then the canonical metric nam
 ``val_acc``, ...), with an optional leading ``run`` column for tables that merge several runs. There
 is one row per stage per epoch: a ``train`` row holds the ``train_*`` values, a ``val`` row the
 ``val_*`` values (NaN elsewhere). ``reval`` rows (the ``val_*`` values of the best model) and
-``test`` rows carry the best epoch.
+``test`` rows carry the best epoch. A table in the original pytorch_hyperlight's layout (``Train/Val``
+rows, a ``stage-list`` column, ``reval_*`` columns) is converted on the way in, without losing a
+value (:mod:`pytorch_hyperlight.metrics.original_layout`).
 
 Example:
     >>> import pandas as pd
@@ -17,7 +19,7 @@ Example:
     >>> metrics.best_epoch
     1
     >>> metrics.series_last.to_dict()
-    {'train_loss': 0.5, 'val_acc': 0.8}
+    {'train_loss': 0.5, 'val_acc': 0.8, 'reval_acc': 0.8}
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pytorch_hyperlight.errors import MetricError
+from pytorch_hyperlight.metrics import original_layout
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -40,6 +43,8 @@ EPOCH = "epoch"
 STAGES = ("train", "val", "reval", "test")
 #: Prefixes of metric columns, in the order their columns are stored.
 METRIC_PREFIXES = ("train_", "val_", "test_")
+#: Prefix of the re-validated best model's values in :attr:`TrialMetrics.series_last`.
+REVAL_PREFIX = "reval_"
 
 _FLOAT_FORMAT = "{:.4g}".format
 
@@ -54,6 +59,8 @@ def canonical_frame(data: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``run`` (if present, str), ``stage`` (str), ``epoch`` (int64), then the metric columns
     (float64) sorted by stage prefix (train, val, test) and then by name. Rows keep their order.
+    A table in the original's layout is converted first (see
+    :mod:`~pytorch_hyperlight.metrics.original_layout`).
 
     Raises:
         MetricError: ``data`` is not a DataFrame, lacks ``stage``/``epoch``, has an unknown stage, a
@@ -69,6 +76,9 @@ def canonical_frame(data: pd.DataFrame) -> pd.DataFrame:
     if len(set(columns)) != len(columns):
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         raise MetricError(f"TrialMetrics columns must be unique; duplicated: {duplicated}.")
+    if original_layout.is_original_layout(data):
+        data = original_layout.to_canonical(data)
+        columns = [str(c) for c in data.columns]
     missing = [c for c in (STAGE, EPOCH) if c not in columns]
     if missing:
         raise MetricError(
@@ -124,17 +134,26 @@ class TrialMetrics:
 
     Args:
         data: columns ``stage`` and ``epoch``, then metric columns named ``train_*``, ``val_*`` or
-            ``test_*``; optionally a leading ``run`` column (see :meth:`merge_runs`). It is copied:
+            ``test_*``; optionally a leading ``run`` column (see :meth:`merge_runs`). A table in
+            the original pytorch_hyperlight's layout (``stage`` "Train/Val"/"Reval"/"Test", a
+            ``stage-list`` column, ``reval_*`` columns) is accepted and converted. It is copied:
             later changes to ``data`` do not affect this object, and :attr:`df` returns copies.
 
     Raises:
         MetricError: the table does not have that shape (see :func:`canonical_frame`).
     """
 
-    __slots__ = ("_df",)
-
     def __init__(self, data: pd.DataFrame) -> None:
         self._df = canonical_frame(data)
+
+    @classmethod
+    def create_empty(cls) -> TrialMetrics:
+        """A table without rows or metrics (what a Runner without runs reports).
+
+        >>> len(TrialMetrics.create_empty()), TrialMetrics.create_empty().metric_names
+        (0, [])
+        """
+        return cls(pd.DataFrame({STAGE: pd.Series(dtype=str), EPOCH: pd.Series(dtype="int64")}))
 
     # --- reading -------------------------------------------------------------------------------
     @property
@@ -156,9 +175,11 @@ class TrialMetrics:
 
     @property
     def series_last(self) -> pd.Series:
-        """The last observed (non-NaN) value of every metric, in row order.
+        """The last observed value of every metric, as the original's users read it.
 
-        For ``val_*`` metrics of a trial with a ``reval`` stage, that is the best model's value.
+        ``train_*`` and ``val_*``: the last value of the training epochs (the last epoch's);
+        ``reval_*``: the re-validated best model's (the ``reval`` row's ``val_*`` values), present
+        when there is a ``reval`` row; ``test_*``: the test row's. In that order, then by name.
 
         Raises:
             MetricError: on a merged multi-run table; use :meth:`last_values_by_run` there.
@@ -257,7 +278,9 @@ class TrialMetrics:
             raise MetricError(f"{path} does not hold a TrialMetrics table: {error}") from None
 
     # --- looking at it -------------------------------------------------------------------------
-    def plot(self, metrics: Sequence[str] | None = None) -> Figure:
+    def plot(
+        self, metrics: Sequence[str] | None = None, *, figsize: tuple[float, float] | None = None
+    ) -> Figure:
         """A matplotlib Figure with one panel per metric (``acc``, ``f1``, ``loss``, ...).
 
         Each panel has a line per stage (``train``, ``val``) over the epochs, the ``reval`` and
@@ -269,16 +292,26 @@ class TrialMetrics:
         Args:
             metrics: metric names to draw, either without prefix (``"f1"``) or canonical
                 (``"val_f1"``); default: all.
+            figsize: the figure's (width, height) in inches; default: sized from the panels.
 
         Raises:
             MetricError: a requested metric is not in the table.
         """
         from pytorch_hyperlight.metrics import plotting
 
-        return plotting.plot_trial_metrics(self._df, metrics)
+        if (
+            isinstance(metrics, tuple)
+            and metrics
+            and all(isinstance(v, int | float) for v in metrics)
+        ):
+            raise MetricError(
+                f"plot() got {metrics!r} as metric names; pass a figure size as "
+                f"plot(figsize={metrics!r}) (the original's first argument was figsize)."
+            )
+        return plotting.plot_trial_metrics(self._df, metrics, figsize=figsize)
 
-    def show_report(self) -> Figure | None:
-        """Show the table and the plot.
+    def show_report(self, *, figsize: tuple[float, float] | None = None) -> Figure | None:
+        """Show the table and the plot (``figsize`` as in :meth:`plot`).
 
         In a terminal, prints the table (tabulate) and returns the figure without saving or showing
         it. In a Jupyter notebook, displays the HTML table and the figure and returns None (so that
@@ -286,7 +319,7 @@ class TrialMetrics:
         """
         from pytorch_hyperlight.metrics.console import in_notebook
 
-        figure = self.plot()
+        figure = self.plot(figsize=figsize)
         if in_notebook():
             from IPython.display import HTML, display
 
@@ -337,12 +370,25 @@ class TrialMetrics:
             )
 
 
+def _last_observed(rows: pd.DataFrame, column: str) -> float:
+    values = rows[column].dropna()
+    return float(values.iloc[-1]) if len(values) else float("nan")
+
+
 def _last_values(frame: pd.DataFrame, metric_names: Sequence[str]) -> pd.Series:
-    if not len(frame):
-        return pd.Series(float("nan"), index=list(metric_names), dtype="float64", name="last")
-    last = frame[list(metric_names)].ffill().iloc[-1].astype("float64")
-    last.name = "last"
-    return last
+    """train_*/val_*: last epoch values; reval_*: the reval row's val_* values; test_*: the test's."""
+    epochs = frame[frame[STAGE] != "reval"]
+    values = {name: _last_observed(epochs, name) for name in metric_names}
+    revalidated = frame[frame[STAGE] == "reval"]
+    if len(revalidated):
+        for name in metric_names:
+            if name.startswith("val_"):
+                values[REVAL_PREFIX + name[len("val_") :]] = _last_observed(revalidated, name)
+    order = ("train_", "val_", REVAL_PREFIX, "test_")
+    names = sorted(
+        values, key=lambda name: (next(i for i, p in enumerate(order) if name.startswith(p)), name)
+    )
+    return pd.Series([values[name] for name in names], index=names, dtype="float64", name="last")
 
 
 def _best_epoch(frame: pd.DataFrame) -> int | None:

@@ -23,49 +23,68 @@ from pytorch_hyperlight.errors import MetricError
 
 #: Parts of a metric name that mean "smaller is better".
 LOWER_IS_BETTER = ("loss", "error", "mse", "mae")
+#: Prefixes of the last values that come from evaluating the best model, not from training.
+_EVALUATION_PREFIXES = ("reval_", "test_")
 
 
-def collect_metrics(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def collect_metrics(
+    runs: Mapping[str, Mapping[str, Any]], *, keep_train_val_only: bool = False
+) -> dict[str, Any]:
     """The last value of every metric per run, and every run's epoch metrics merged.
 
     Args:
-        runs: run name -> result dict (with ``metrics``, a TrialMetrics, and ``metrics_last``).
+        runs: run name -> result dict (with ``metrics``, a TrialMetrics). Empty: empty tables.
+        keep_train_val_only: leave out the ``reval_*``/``test_*`` last values and the ``reval``
+            and ``test`` rows (and ``test_*`` columns) of the merged table.
 
     Returns:
-        ``{"run_metrics_last": DataFrame, "metrics": TrialMetrics}``: the DataFrame has one row
-        per run (index: run name, in the order of ``runs``) and one column per metric; the
-        TrialMetrics holds all runs' rows with a leading ``run`` column.
+        The original's keys: ``run_x_last_metric_df``, a DataFrame with one row per run (in the
+        order of ``runs``) of its :attr:`~pytorch_hyperlight.TrialMetrics.series_last` (train/val
+        of the last epoch, ``reval_*``, ``test_*``) and a last column ``run``;
+        ``epoch_x_stage_run_metric``, a TrialMetrics of all runs' rows with a leading ``run``
+        column. Also, as before: ``run_metrics_last``, the same last values indexed by run name,
+        and ``metrics``, the same TrialMetrics.
 
     Raises:
-        MetricError: there are no runs yet, or a result has no metrics.
+        MetricError: a result has no metrics.
     """
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 
-    if not runs:
-        raise MetricError(
-            "There are no runs to compare yet: call runner.run_single_trial(...) or "
-            "runner.run_hyper_opt(...) first (or pass results reopened with load_run)."
-        )
     for name, result in runs.items():
         if not isinstance(result, Mapping) or result.get("metrics") is None:
             raise MetricError(
                 f"Run {name!r} has no 'metrics': expected the result dict of run_single_trial, "
                 "run_hyper_opt or load_run."
             )
-    rows = [last_values(result).rename(name) for name, result in runs.items()]
-    table = pd.DataFrame(rows)
+    if runs:
+        table = pd.DataFrame([last_values(result).rename(name) for name, result in runs.items()])
+        merged = TrialMetrics.merge_runs({name: result["metrics"] for name, result in runs.items()})
+    else:
+        table, merged = pd.DataFrame(), TrialMetrics.create_empty()
     table.index.name = "run"
-    merged = TrialMetrics.merge_runs({name: result["metrics"] for name, result in runs.items()})
-    return {"run_metrics_last": table, "metrics": merged}
+    if keep_train_val_only:
+        table = table[[c for c in table.columns if not c.startswith(_EVALUATION_PREFIXES)]]
+        merged = _train_val_only(merged)
+    by_row = table.reset_index(drop=True).assign(run=list(table.index))
+    return {
+        "run_x_last_metric_df": by_row,
+        "epoch_x_stage_run_metric": merged,
+        "run_metrics_last": table,
+        "metrics": merged,
+    }
 
 
 def last_values(result: Mapping[str, Any]) -> pd.Series:
-    """A run's last observed value of each metric (its ``metrics_last``, as a float Series)."""
-    last = result.get("metrics_last")
-    if last is None:
-        last = result["metrics"].series_last
-    series = pd.Series(last)
-    return pd.to_numeric(series, errors="coerce").astype(float)
+    """A run's last observed value of each metric (``result["metrics"].series_last``)."""
+    return result["metrics"].series_last.astype(float)
+
+
+def _train_val_only(metrics: Any) -> Any:
+    from pytorch_hyperlight.metrics.trial_metrics import STAGE, TrialMetrics
+
+    frame = metrics.df
+    frame = frame[frame[STAGE].isin(("train", "val"))]
+    return TrialMetrics(frame[[c for c in frame.columns if not c.startswith("test_")]])
 
 
 def is_lower_better(metric: str) -> bool:
@@ -86,14 +105,13 @@ def sort_runs(table: pd.DataFrame, sort_by_metric_list: Sequence[str] | None) ->
     Raises:
         MetricError: a metric is not a column of the table; the message lists those that are.
     """
-    if not sort_by_metric_list:
+    columns = sort_columns(table, sort_by_metric_list)
+    if not columns:
         return table.copy()
-    if isinstance(sort_by_metric_list, str):
-        sort_by_metric_list = [sort_by_metric_list]
-    columns = [_resolve_column(table, metric) for metric in sort_by_metric_list]
-    columns = list(dict.fromkeys(columns))
     ordered = table[columns + [c for c in table.columns if c not in columns]]
-    return ordered.sort_values(
+    # Ties are broken by the run name, descending, as the original sorted by [*metrics, "run"].
+    by_name = ordered.sort_index(ascending=False, kind="stable")
+    return by_name.sort_values(
         by=columns,
         ascending=[is_lower_better(c) for c in columns],
         na_position="last",
@@ -101,31 +119,63 @@ def sort_runs(table: pd.DataFrame, sort_by_metric_list: Sequence[str] | None) ->
     )
 
 
+def sort_columns(table: pd.DataFrame, sort_by_metric_list: Sequence[str] | None) -> list[str]:
+    """The columns of ``table`` that ``sort_by_metric_list`` names, in order, without repeats.
+
+    ``"run"`` is skipped: the run name always breaks ties (the original's users listed it).
+
+    Raises:
+        MetricError: a metric is not a column of the table; the message lists those that are.
+    """
+    if not sort_by_metric_list:
+        return []
+    if isinstance(sort_by_metric_list, str):
+        sort_by_metric_list = [sort_by_metric_list]
+    names = [metric for metric in sort_by_metric_list if metric != "run"]
+    return list(dict.fromkeys(_resolve_column(table, metric) for metric in names))
+
+
 def show_metric_report(
     runs: Mapping[str, Mapping[str, Any]],
     sort_by_metric_list: Sequence[str] | None = None,
     *,
+    figsize: tuple[float, float] | None = None,
+    keep_train_val_only: bool = False,
     display: bool = True,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Show the runs' last-value table sorted by ``sort_by_metric_list`` and a comparison figure.
 
     In a notebook the table renders as HTML and the figure inline; in a terminal the table is
     printed with tabulate (the figure is returned: ``report["figure"].savefig("runs.png")``).
+    Without runs there is nothing to show: nothing is shown and None is returned.
 
     Args:
         runs: run name -> result dict.
-        sort_by_metric_list: metrics to sort by, most important first; see the module docstring
-            for the direction each one is sorted in. None keeps the runs' order.
+        sort_by_metric_list: metrics to sort by, most important first, then the run name (as the
+            original); see the module docstring for the direction each one is sorted in. None
+            keeps the runs' order.
+        figsize: the figure's (width, height) in inches; default: sized from its panels.
+        keep_train_val_only: leave the ``reval``/``test`` values out of the figure and of the
+            table (except the metrics sorted by).
         display: False only builds and returns the report.
 
     Returns:
-        ``{"table": DataFrame, "figure": matplotlib Figure}``.
+        ``{"table": DataFrame indexed by run, "figure": matplotlib Figure}``, or None without runs.
     """
     from pytorch_hyperlight.metrics.plotting import plot_runs_comparison
 
+    if not runs:
+        return None
     collected = collect_metrics(runs)
     table = sort_runs(collected["run_metrics_last"], sort_by_metric_list)
-    figure = plot_runs_comparison(collected["metrics"])
+    merged = collected["metrics"]
+    if keep_train_val_only:
+        merged = _train_val_only(merged)
+        sorted_by = sort_columns(table, sort_by_metric_list)
+        table = table[
+            [c for c in table.columns if c in sorted_by or not c.startswith(_EVALUATION_PREFIXES)]
+        ]
+    figure = plot_runs_comparison(merged, figsize=figsize)
     if display:
         _display(table, figure)
     return {"table": table, "figure": figure}

@@ -43,8 +43,9 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
         (the PNG files by name) and ``redraw_plots`` (a function that redraws them all and returns
         the same mapping). Searches add ``search_space``, ``best_trial_id``, ``trials`` (one row
         per trial), ``trial_metrics`` (trial id -> TrialMetrics; empty for a trial that failed
-        before its first epoch), ``errors`` and ``analysis`` (None: Ray's ResultGrid is not
-        reopened). With ``lmodule_class``: ``lmodule_best`` too.
+        before its first epoch), ``errors``, and ``analysis`` and ``result_grid`` (both None: Ray's
+        ExperimentAnalysis and ResultGrid are not reopened). With ``lmodule_class``:
+        ``lmodule_best`` too.
 
     Raises:
         RunDirError: the directory does not exist or misses files a run always writes.
@@ -56,8 +57,6 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
         ...
         pytorch_hyperlight.errors.RunDirError: No run directory at /no/such/run...
     """
-    import pandas as pd
-
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 
     path = _run_dir_path(run_dir)
@@ -65,7 +64,6 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
     kind = info["kind"]
     _check_files(path, kind)
     metrics = TrialMetrics.from_csv(path / run_dirs.METRICS_FILE)
-    metrics_last = info.get("metrics_last")
     result: dict[str, Any] = {
         "kind": kind,
         "run_name": info["run_name"],
@@ -82,11 +80,9 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
         "best_metric_value": info.get("best_metric_value"),
         "best_checkpoint_path": _checkpoint_path(path, info.get("best_checkpoint_path")),
         "metrics": metrics,
-        "metrics_last": (
-            pd.Series(metrics_last, dtype=float, name="last")
-            if metrics_last
-            else metrics.series_last
-        ),
+        # From metrics.csv, as the run computed it (run.json's copy is for reading by eye; one
+        # written before reval_* keys existed held the re-validated values under val_*).
+        "metrics_last": metrics.series_last,
     }
     if kind == "search":
         result.update(_read_search_files(path, info))
@@ -253,6 +249,7 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
         "trial_metrics": trial_metrics,
         "errors": errors,
         "analysis": None,
+        "result_grid": None,
     }
 
 

@@ -69,9 +69,9 @@ def plan_search(
         ray_session.check_reachable(address)
     space = prepare_search_space(search_space, settings.searcher)
     epoch_limit = settings.epoch_upper_limit or default_epoch_upper_limit(search_space)
-    if settings.scheduler == "asha" and settings.grace_period > epoch_limit:
+    if settings.scheduler == "asha" and settings.asha_grace_period > epoch_limit:
         raise ConfigError(
-            f"grace_period={settings.grace_period} is beyond ASHA's epoch limit "
+            f"grace_period={settings.asha_grace_period} is beyond ASHA's epoch limit "
             f"(epoch_upper_limit={epoch_limit}): no trial could ever be stopped early. Lower "
             "grace_period or raise epoch_upper_limit / max_epochs."
         )

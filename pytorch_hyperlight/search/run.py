@@ -75,6 +75,7 @@ def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: b
             settings,
             constants=plan.constants,
             user_callbacks=tuple(context.pl_callbacks),
+            wandb_options=_wandb_options(settings, context),
         )
         if resume:
             tuner = restore_tuner(context.run_dir / TUNE_EXPERIMENT_NAME, trainable, [progress])
@@ -94,6 +95,19 @@ def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: b
         result_grid = fit(tuner, settings.verbose)
         unfinished = unfinished_trials(context.run_dir / TUNE_EXPERIMENT_NAME, plan.n_trials)
         return result_grid, search_results.records_from_result_grid(result_grid), unfinished
+
+
+def _wandb_options(settings: Settings, context: RunContext) -> Any:
+    """W&B options for the trials (the key stays out: workers look it up themselves), or None."""
+    if not context.log2wandb:
+        return None
+    from pytorch_hyperlight.integrations import wandb
+
+    options = wandb.wandb_options(
+        context.experiment_id, context.run_name, context.run_dir, settings.verbose
+    )
+    wandb.warn_if_offline(options)
+    return options
 
 
 def _check_same_objective(
@@ -225,13 +239,29 @@ def run_hyper_opt(
             "metrics_last": metrics_last,
             "trials": trials,
             "trial_metrics": trial_metrics,
-            "analysis": result_grid,
+            "analysis": _experiment_analysis(run_dir, plan.metric, mode),
+            "result_grid": result_grid,
             "errors": errors,
             "search_space": description,
             "trainer": evaluation.trainer,
             "run_dir": run_dir,
             "run_name": context.run_name,
         }
+    )
+
+
+def _experiment_analysis(run_dir: Path, metric: str, mode: str) -> Any:
+    """Ray Tune's ``ExperimentAnalysis`` of the search, read from its experiment directory.
+
+    The original returned one (from ``tune.run``); it is built with its public constructor, with
+    the search's metric and mode as defaults (``analysis.best_config`` works as it did).
+    """
+    from ray.tune import ExperimentAnalysis
+
+    from pytorch_hyperlight.search.tuner import TUNE_EXPERIMENT_NAME
+
+    return ExperimentAnalysis(
+        str(run_dir / TUNE_EXPERIMENT_NAME), default_metric=metric, default_mode=mode
     )
 
 

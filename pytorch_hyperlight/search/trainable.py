@@ -12,6 +12,7 @@ makes classes defined in ``__main__``, a notebook or a test module reach the wor
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import os
@@ -20,7 +21,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -147,6 +148,7 @@ def hyperlight_trial(
     spec: Any,
     constants: Mapping[str, Any] | None = None,
     user_callbacks: Sequence[Any] = (),
+    wandb_options: Any = None,
 ) -> None:
     """Train one trial of the search (runs in a Ray worker).
 
@@ -156,6 +158,8 @@ def hyperlight_trial(
         constants: the search space's constants as the user wrote them (they replace the copies
             the searcher hands back, which may differ in type: HyperOpt returns lists as tuples).
         user_callbacks: the Runner's Lightning callbacks (copied fresh for this trial).
+        wandb_options: a :class:`~pytorch_hyperlight.integrations.wandb.WandbOptions` to log the
+            trial to W&B (one W&B run per trial), or None.
     """
     import torch
     from ray import tune
@@ -170,19 +174,46 @@ def hyperlight_trial(
     reporter = namespace_of(spec.lmodule_class).bind(EpochReporter)(_metric_of(spec))
     callbacks = [copy.deepcopy(callback) for callback in user_callbacks]
     resume_from = tune.get_checkpoint()
-    if resume_from is None:
-        fit_trial(
-            trial_spec, checkpoint_dir=None, extra_callbacks=[reporter], user_callbacks=callbacks
-        )
-        return
-    with resume_from.as_directory() as directory:
+    with contextlib.ExitStack() as stack:
+        loggers = stack.enter_context(_trial_wandb_loggers(spec, wandb_options))
+        if resume_from is None:
+            fit_trial(
+                trial_spec,
+                checkpoint_dir=None,
+                extra_callbacks=[reporter],
+                user_callbacks=callbacks,
+                loggers=loggers,
+            )
+            return
+        directory = stack.enter_context(resume_from.as_directory())
         fit_trial(
             trial_spec,
             checkpoint_dir=None,
             extra_callbacks=[reporter],
             user_callbacks=callbacks,
+            loggers=loggers,
             resume_from=str(Path(directory) / CHECKPOINT_FILE),
         )
+
+
+@contextlib.contextmanager
+def _trial_wandb_loggers(spec: Any, options: Any) -> Iterator[list[Any]]:
+    """The trial's W&B logger (a W&B run named ``<run name>-<trial id>``), or none.
+
+    A W&B run that cannot start never fails the trial: it trains without W&B (with a warning).
+    """
+    if options is None:
+        yield []
+        return
+    from ray import tune
+
+    from pytorch_hyperlight.integrations import wandb
+    from pytorch_hyperlight.trial.lightning import namespace_of
+
+    name = f"{options.group}-{tune.get_context().get_trial_id()}"
+    namespace = namespace_of(spec.lmodule_class)
+    with wandb.wandb_loggers(namespace, options, name, required=False) as loggers:
+        yield loggers
 
 
 def _metric_of(spec: Any) -> str:
@@ -198,6 +229,7 @@ def make_trainable(
     *,
     constants: Mapping[str, Any] | None = None,
     user_callbacks: Sequence[Any] = (),
+    wandb_options: Any = None,
 ) -> Any:
     """The trainable handed to the Tuner: :func:`hyperlight_trial` bound to ``spec``, with resources."""
     from ray import tune
@@ -209,6 +241,7 @@ def make_trainable(
         spec=spec,
         constants=dict(constants or {}),
         user_callbacks=tuple(user_callbacks),
+        wandb_options=wandb_options,
     )
     return with_trial_resources(bound, settings)
 

@@ -122,7 +122,7 @@ def build_scheduler(settings: Settings, epoch_upper_limit: int) -> Any:
     return ASHAScheduler(
         time_attr="training_iteration",
         max_t=epoch_upper_limit,
-        grace_period=settings.grace_period,
+        grace_period=settings.asha_grace_period,
         reduction_factor=settings.asha_reduction_factor,
     )
 

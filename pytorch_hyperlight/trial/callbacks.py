@@ -235,41 +235,35 @@ def check_finite(values: Mapping[str, float], watched: Iterable[str], *, epoch: 
 
 
 class GracePeriodEarlyStopping:
-    """Early stopping that never stops before ``grace_period`` epochs have run.
+    """Early stopping whose checks start after ``grace_period`` epochs (the original's meaning).
 
-    The best value and the count of epochs without improvement are tracked from the first epoch, as in
-    Lightning's ``EarlyStopping``; within the grace period only the decision to stop is suppressed. So
-    training stops at the end of the first epoch ``n`` (counting from 1) for which ``n >= grace_period``
-    and the metric has not improved in the last ``patience`` epochs. For a metric that never improves
-    after the first epoch that is ``min(max_epochs, max(patience + 1, grace_period))`` epochs.
-    A NaN/infinite metric still stops training at once.
+    The checks of the first ``grace_period`` epochs are skipped: they neither set the best value nor
+    count towards the patience, so nothing is stopped in that time. From epoch ``grace_period`` on
+    (counting from 0) it is Lightning's ``EarlyStopping``. For a metric that never improves, training
+    runs ``min(max_epochs, grace_period + patience + 1)`` epochs: with ``grace_period=3`` and
+    ``patience=2``, epochs 0..5. (A NaN/infinite metric is caught by the NaN guard at any epoch.)
+
+    Only Lightning's public callback hooks are overridden.
 
     Args:
-        grace_period: epochs during which training is never stopped.
+        grace_period: epochs at the start whose checks are skipped.
         **kwargs: Lightning's ``EarlyStopping`` arguments (``monitor``, ``mode``, ``patience``, ...).
     """
-
-    # set by Lightning's EarlyStopping, which this class is combined with
-    wait_count: int
-    patience: int
-    stopping_reason: Any
 
     def __init__(self, *, grace_period: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # the namespace's EarlyStopping
         self.grace_period = grace_period
-        self._in_grace_period = grace_period > 0
 
-    def _run_early_stopping_check(self, trainer: Any) -> None:
-        self._in_grace_period = trainer.current_epoch + 1 < self.grace_period
-        super()._run_early_stopping_check(trainer)  # type: ignore[misc]
+    def _in_grace_period(self, trainer: Any) -> bool:
+        return int(trainer.current_epoch) < self.grace_period
 
-    def _evaluate_stopping_criteria(self, current: torch.Tensor) -> tuple[bool, str | None]:
-        should_stop, reason = super()._evaluate_stopping_criteria(current)  # type: ignore[misc]
-        patience_exhausted = bool(torch.isfinite(current)) and self.wait_count >= self.patience
-        if should_stop and patience_exhausted and self._in_grace_period:
-            self.stopping_reason = type(self.stopping_reason).NOT_STOPPED
-            return False, None
-        return should_stop, reason
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if not self._in_grace_period(trainer):
+            super().on_train_epoch_end(trainer, pl_module)  # type: ignore[misc]
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if not self._in_grace_period(trainer):
+            super().on_validation_end(trainer, pl_module)  # type: ignore[misc]
 
 
 def metrics_collector(namespace: LightningNamespace, display: Any = None) -> Any:
@@ -326,7 +320,7 @@ def fit_callbacks(
                 monitor=monitor,
                 mode=settings.metric_opt_mode,
                 patience=settings.ptl_early_stopping_patience,
-                grace_period=settings.ptl_early_stopping_grace_period,
+                grace_period=settings.early_stopping_grace_period,
             )
         )
     return collector, checkpoint, callbacks

@@ -14,11 +14,13 @@ Files written into ``context.run_dir`` (see :mod:`pytorch_hyperlight.results.run
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime as _dt
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +85,15 @@ def run_single_trial(
 
     display = make_epoch_display(settings.verbose)
     try:
-        fitted = fit_trial(
-            spec,
-            checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
-            user_callbacks=user_callbacks,
-            loggers=context.fresh_loggers(),
-            epoch_display=display,
-            loaders=loaders,
-        )
+        with _wandb_loggers(lmodule_class, settings, context) as wandb_loggers:
+            fitted = fit_trial(
+                spec,
+                checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
+                user_callbacks=user_callbacks,
+                loggers=[*context.fresh_loggers(), *wandb_loggers],
+                epoch_display=display,
+                loaders=loaders,
+            )
     finally:
         if display is not None:
             display.close()
@@ -119,6 +122,25 @@ def run_single_trial(
         "config": copy.deepcopy(config),
         "settings": settings,
     }
+
+
+@contextlib.contextmanager
+def _wandb_loggers(
+    lmodule_class: type, settings: Settings, context: RunContext
+) -> Iterator[list[Any]]:
+    """The W&B logger of this run (one W&B run) when the Runner logs to W&B, else none."""
+    if not context.log2wandb:
+        yield []
+        return
+    from pytorch_hyperlight.integrations import wandb
+    from pytorch_hyperlight.trial.lightning import namespace_of
+
+    options = wandb.wandb_options(
+        context.experiment_id, context.run_name, context.run_dir, settings.verbose
+    )
+    wandb.warn_if_offline(options)
+    with wandb.wandb_loggers(namespace_of(lmodule_class), options, context.run_name) as loggers:
+        yield loggers
 
 
 def _trial_metrics(fitted: FitOutcome, evaluation_rows: Any) -> Any:
