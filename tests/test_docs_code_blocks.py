@@ -163,13 +163,7 @@ PAGE_TIMEOUT_S = 1200
 
 #: Pages documenting features that other branches are adding. Strict: once the features are
 #: there the page passes, the test reports XPASS as a failure, and the entry must go.
-WAITING_FOR: dict[str, str] = {
-    "docs/migration.md": (
-        "waits for the original API of issue 7 (get_metrics keys, show_metric_report(figsize=...), "
-        "extra_run_name_prefix=, reval_* in series_last, analysis as ExperimentAnalysis, "
-        "log2wandb=True, pytorch_hyperlight.tasks.classification); remove this entry once merged"
-    ),
-}
+WAITING_FOR: dict[str, str] = {}
 
 
 def _python_blocks(page: Path) -> list[Block]:
