@@ -175,6 +175,14 @@ def test_an_unread_constant_or_config_key_is_a_warning() -> None:
         )
 
 
+def test_several_unread_searched_keys_are_named_in_one_error() -> None:
+    pattern = r"keys 'n_hiden' \(did you mean 'n_hidden'\?\), 'colour' are never read by Lit:"
+    with pytest.raises(ConfigError, match=pattern):
+        report_unread_keys(
+            ["n_hiden", "colour"], {"n_hidden"}, class_name="Lit", searched=["n_hiden", "colour"]
+        )
+
+
 def test_nothing_is_reported_when_everything_was_read_or_reads_are_unknown() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

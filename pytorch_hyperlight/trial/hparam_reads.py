@@ -250,20 +250,23 @@ def report_unread_keys(
     seen = f"{class_name} read: {sorted(read)}."
     unread_searched = [key for key in unread if key in searched]
     if unread_searched:
+        many = len(unread_searched) > 1
         raise ConfigError(
-            f"Search space key {describe_unread(unread_searched, read)} is never read by "
-            f"{class_name}: the one-batch dry run watched its hyper-parameter reads (hparams[key], "
-            "hparams.get(key), key in hparams, self.hparams.key; in __init__, "
-            "configure_optimizers, the steps and the callbacks) and saw no read of it, so every "
-            f"trial would train the same model whatever value is drawn. {seen} Rename the key to "
-            f"one the module reads, or remove it from the search space. {_UNWATCHED_READS}"
+            f"Search space key{'s' if many else ''} {describe_unread(unread_searched, read)} "
+            f"{'are' if many else 'is'} never read by {class_name}: the one-batch dry run watched "
+            "its hyper-parameter reads (hparams[key], hparams.get(key), key in hparams, "
+            "self.hparams.key; in __init__, configure_optimizers, the steps and the callbacks) and "
+            "saw none, so every trial would train the same model whatever value is drawn. "
+            f"{seen} Rename each to a key the module reads, or remove it from the search space. "
+            f"{_UNWATCHED_READS}"
         )
     others = [key for key in unread if key not in searched]
     if others:
         warnings.warn(
-            f"Config key {describe_unread(others, read)} was never read by {class_name} in the "
-            f"one-batch dry run: a misspelt key? {seen} If a callback or your own code reads it, "
-            "ignore this (category pytorch_hyperlight.errors.UnreadConfigKeyWarning).",
+            f"Config key{'s' if len(others) > 1 else ''} {describe_unread(others, read)} "
+            f"{'were' if len(others) > 1 else 'was'} never read by {class_name} in the one-batch "
+            f"dry run: misspelt? {seen} If a callback or your own code reads them, ignore this "
+            "(category pytorch_hyperlight.errors.UnreadConfigKeyWarning).",
             UnreadConfigKeyWarning,
             stacklevel=stacklevel,
         )
