@@ -24,6 +24,7 @@ from ray import tune
 
 from examples.digits import N_CLASSES, LitDigits, configure_dataloaders
 from pytorch_hyperlight import Runner, SearchError, TrialMetrics
+from pytorch_hyperlight.errors import UnreadConfigKeyWarning
 from tests.models import TinyDigits, tiny_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -168,7 +169,8 @@ def seed_search(ray_cluster, tmp_path_factory) -> dict[str, Any]:
     given = (copy.copy(space), copy.deepcopy(tune_config))
     callback = EpochEndLogger(str(tmp_path_factory.mktemp("callbacks") / "epochs.log"))
     runner = Runner(configure_dataloaders, pl_callbacks=[callback], experiment_id="boring-digits")
-    result = runner.run_hyper_opt(LitDigits, space, tune_config)
+    with pytest.warns(UnreadConfigKeyWarning, match="'unfreeze_epochs'"):  # read by no module
+        result = runner.run_hyper_opt(LitDigits, space, tune_config)
     return {
         "result": result,
         "space": space,

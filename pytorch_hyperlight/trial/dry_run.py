@@ -7,6 +7,10 @@ learns what the module logs (to resolve ``metric_to_optimize``) and which hyper-
 reads (:mod:`pytorch_hyperlight.trial.hparam_reads`). Nothing of it is kept: the user's callbacks run
 on fresh deep copies, files go to a temporary directory, and the random generators and torch's
 deterministic flags are given back.
+
+The framework's own callbacks of a fit (epoch metrics collector, NaN guard, best-epoch checkpoint,
+early stopping, the Tune reporter) only record, stop or save; none changes a training step, and they
+need the metric that the dry run is there to find, so the dry run goes without them.
 """
 
 from __future__ import annotations
