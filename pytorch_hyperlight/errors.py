@@ -1,4 +1,4 @@
-"""Exceptions raised by pytorch_hyperlight.
+"""Exceptions raised by pytorch_hyperlight (and the one warning category it issues).
 
 Every error the library raises on purpose derives from :class:`HyperlightError`, so callers can catch
 them all at once. Each message says what was expected, what was received and how to fix it.
@@ -37,3 +37,12 @@ class SearchError(HyperlightError, RuntimeError):
 
 class RunDirError(HyperlightError, ValueError):
     """A run directory is missing, incomplete, or a run name is used twice."""
+
+
+class UnreadConfigKeyWarning(UserWarning):
+    """A config key that the module never read during the dry run (a misspelt key?).
+
+    Issued for a single trial's config keys and a search space's constants; a searched key that is
+    never read is a :class:`ConfigError` instead. Silence it when a callback reads the key:
+    ``warnings.filterwarnings("ignore", category=UnreadConfigKeyWarning)``.
+    """

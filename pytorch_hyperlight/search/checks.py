@@ -1,9 +1,9 @@
 """Checks before a search: everything that can be found out without Ray, found out first.
 
 :func:`plan_search` checks the settings against the search space and the searcher, a config drawn
-from the space against the module's constructor, runs the one-batch dry run that finds the metric,
-makes sure the user's code can reach Ray workers and (for a local Ray) that one trial fits this
-machine. Every failure is raised before Ray starts.
+from the space against the module's constructor, runs the one-batch dry run that finds the metric
+and any searched key the module never reads, makes sure the user's code can reach Ray workers and
+(for a local Ray) that one trial fits this machine. Every failure is raised before Ray starts.
 """
 
 from __future__ import annotations
@@ -54,15 +54,21 @@ def plan_search(
 ) -> SearchPlan:
     """Validate the search and run the one-batch dry run; raise before any Ray work.
 
+    The dry run runs the first epoch of training with the user's callbacks (fresh copies) on one
+    batch per stage, and watches which hyper-parameter keys the module reads: a searched key it
+    never reads is an error (a misspelt key), an unread constant a warning (a callback may read it).
+
     Raises:
-        ConfigError: bad search space for the searcher, bad config keys, grace period beyond the
-            epoch limit, code that cannot reach the workers, resources this machine lacks.
+        ConfigError: bad search space for the searcher, bad config keys, a searched key the module
+            never reads, grace period beyond the epoch limit, code that cannot reach the workers,
+            resources this machine lacks.
         MetricError: ``metric_to_optimize`` (or a ``ray_metrics_to_show`` entry) is not logged.
     """
     from pytorch_hyperlight.search import ray_session
     from pytorch_hyperlight.trial.building import check_config
     from pytorch_hyperlight.trial.callbacks import check_callbacks
     from pytorch_hyperlight.trial.fit import TrialSpec, dry_run
+    from pytorch_hyperlight.trial.hparam_reads import report_unread_keys
 
     address = ray_session.resolve_address(settings.ray_address)
     if address is not None:
@@ -85,7 +91,15 @@ def plan_search(
         settings=settings,
         is_debug=context.is_debug,
     )
-    report = dry_run(spec)
+    report = dry_run(spec, callbacks=context.pl_callbacks)
+    constants = constants_of(search_space)
+    report_unread_keys(
+        search_space,
+        report.read_keys,
+        class_name=lmodule_class.__qualname__,
+        searched=[key for key in search_space if key not in constants],
+        stacklevel=5,
+    )
     shown = _metrics_to_show(settings, report.metric, report.logged)
     spec = dataclasses.replace(spec, monitor=report.monitor)
     _prepare_code(spec, context)
@@ -97,7 +111,7 @@ def plan_search(
         n_trials=space.n_trials(settings.n_samples),
         epoch_upper_limit=epoch_limit,
         metrics_to_show=shown,
-        constants=constants_of(search_space),
+        constants=constants,
     )
 
 

@@ -2,8 +2,11 @@
 
 - :mod:`~pytorch_hyperlight.trial.lightning`: the module's Lightning namespace, Trainer options, quiet mode
 - :mod:`~pytorch_hyperlight.trial.building`: config checks and building the module
+- :mod:`~pytorch_hyperlight.trial.hparam_reads`: which hyper-parameter keys the module reads
 - :mod:`~pytorch_hyperlight.trial.data`: calling ``configure_dataloaders`` and picking the loaders
 - :mod:`~pytorch_hyperlight.trial.callbacks`: epoch metrics, early stopping with a grace period, NaN guard
+- :mod:`~pytorch_hyperlight.trial.trainer`: loaders, seeded module and Trainer, alike for fit and dry run
+- :mod:`~pytorch_hyperlight.trial.dry_run`: the first epoch on one batch per stage, before training
 - :mod:`~pytorch_hyperlight.trial.fit`: ``dry_run``, ``fit_trial``, ``evaluate_checkpoint``
 - :mod:`~pytorch_hyperlight.trial.single`: ``run_single_trial``
 """

@@ -33,7 +33,8 @@ from typing import Any
 
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.settings import FRAMEWORK_CONFIG_KEYS
-from pytorch_hyperlight.trial.lightning import namespace_of
+from pytorch_hyperlight.trial.hparam_reads import HparamReads
+from pytorch_hyperlight.trial.lightning import hparams_watched_class, namespace_of
 
 #: Keys the framework adds for modules that can receive them.
 DERIVED_KEYS = ("n_steps_per_epoch", "n_train_steps")
@@ -187,6 +188,28 @@ def constructor_arguments(
     return copy.deepcopy({key: value for key, value in values.items() if key in named})
 
 
-def build_module(lmodule_class: type, config: Mapping[str, Any], derived: Mapping[str, int]) -> Any:
-    """A new module instance built from ``config`` and the ``derived`` values (see module docs)."""
-    return lmodule_class(**constructor_arguments(lmodule_class, config, derived))
+def build_module(
+    lmodule_class: type,
+    config: Mapping[str, Any],
+    derived: Mapping[str, int],
+    *,
+    reads: HparamReads | None = None,
+) -> Any:
+    """A new module instance built from ``config`` and the ``derived`` values (see module docs).
+
+    Args:
+        lmodule_class: the LightningModule class.
+        config: the hyper-parameters (never modified).
+        derived: ``n_steps_per_epoch`` and ``n_train_steps``.
+        reads: record here which keys the module reads (the dry run only; see
+            :mod:`pytorch_hyperlight.trial.hparam_reads`): ``hparams`` and ``self.hparams``
+            record their reads; a keyword constructor reads every argument it receives.
+    """
+    arguments = constructor_arguments(lmodule_class, config, derived)
+    if reads is None:
+        return lmodule_class(**arguments)
+    if takes_hparams(lmodule_class):
+        arguments["hparams"] = reads.recording(arguments["hparams"])
+        return hparams_watched_class(lmodule_class, reads.watch)(**arguments)
+    reads.record_all(arguments)
+    return lmodule_class(**arguments)

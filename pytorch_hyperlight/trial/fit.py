@@ -3,11 +3,15 @@
 :func:`fit_trial` is used by :func:`pytorch_hyperlight.trial.single.run_single_trial` in the calling
 process and, inside Ray workers, by the search's trainable, so both train the same way:
 
-1. :func:`dry_run` (before any real training): one training batch, one validation batch and one test
-   batch, to learn what the module logs; checks metric names and resolves ``metric_to_optimize``.
-2. :func:`fit_trial`: seeding, the module built from the config, a Trainer with the best-epoch
-   ``ModelCheckpoint``, early stopping with a grace period, a NaN guard, gradient clipping, precision
-   and the accelerator; returns the trained module, the best checkpoint and the epoch history.
+1. :func:`dry_run` (before any real training, :mod:`pytorch_hyperlight.trial.dry_run`): the first
+   epoch of training with the user's callbacks, on one batch per stage, to learn what the module
+   logs and which hyper-parameter keys it reads; checks metric names, resolves
+   ``metric_to_optimize``.
+2. :func:`fit_trial`: seeding, the module built from the config, a Trainer
+   (:func:`pytorch_hyperlight.trial.trainer.build_trainer`, shared with the dry run) with the
+   best-epoch ``ModelCheckpoint``, early stopping with a grace period, a NaN guard, gradient
+   clipping, precision and the accelerator; returns the trained module, the best checkpoint and the
+   epoch history.
 3. :func:`evaluate_checkpoint`: a freshly built module loaded from a checkpoint, re-validated
    (stage ``reval``) and tested (stage ``test``).
 """
@@ -26,20 +30,34 @@ from pytorch_hyperlight import metric_names
 from pytorch_hyperlight.errors import MetricError
 from pytorch_hyperlight.settings import Settings
 from pytorch_hyperlight.trial import callbacks as trial_callbacks
-from pytorch_hyperlight.trial.building import (
-    build_module,
-    check_config,
-    derived_values,
-    steps_per_epoch,
-)
-from pytorch_hyperlight.trial.data import LoaderSet, load_dataloaders
+from pytorch_hyperlight.trial.building import build_module, check_config, derived_values
+from pytorch_hyperlight.trial.data import LoaderSet
+from pytorch_hyperlight.trial.dry_run import DryRunReport, dry_run
 from pytorch_hyperlight.trial.lightning import (
     lightning_root_dir,
     namespace_of,
     quiet_lightning,
     torch_determinism_restored,
-    trainer_options,
 )
+from pytorch_hyperlight.trial.trainer import (
+    build_trainer,
+    derived_for,
+    fit_options,
+    loaders_for,
+    seeded_module,
+)
+
+__all__ = [
+    "BEST_CHECKPOINT_NAME",
+    "DryRunReport",
+    "EvaluationOutcome",
+    "FitOutcome",
+    "TrialSpec",
+    "dry_run",
+    "evaluate_checkpoint",
+    "fit_trial",
+    "require_checkpoint",
+]
 
 #: File name (without ``.ckpt``) of the best checkpoint inside the checkpoint directory.
 BEST_CHECKPOINT_NAME = "best"
@@ -65,21 +83,6 @@ class TrialSpec:
     settings: Settings
     is_debug: bool = False
     monitor: str | None = None
-
-
-@dataclass(frozen=True)
-class DryRunReport:
-    """What the one-batch dry run learned.
-
-    Attributes:
-        monitor: the key to monitor as logged (``'val_f1_epoch'``).
-        metric: its canonical name (``'val_f1'``).
-        logged: canonical names of every epoch metric the module logs (train, val and test).
-    """
-
-    monitor: str
-    metric: str
-    logged: tuple[str, ...]
 
 
 @dataclass
@@ -114,79 +117,6 @@ class EvaluationOutcome:
     lmodule: Any
     rows: Any
     trainer: Any
-
-
-# --- shared helpers --------------------------------------------------------------------------------
-def _loaders(
-    spec: TrialSpec, loaders: LoaderSet | None, batch_size: int | None = None
-) -> LoaderSet:
-    wanted = batch_size or int(spec.config["batch_size"])
-    if loaders is not None and loaders.batch_size == wanted:
-        return loaders
-    return load_dataloaders(spec.configure_dataloaders, wanted, spec.settings)
-
-
-def _derived(spec: TrialSpec, loaders: LoaderSet, options: Mapping[str, Any]) -> dict[str, int]:
-    n_steps = steps_per_epoch(
-        len(loaders.train), limit_train_batches=options.get("limit_train_batches")
-    )
-    return derived_values(n_steps, int(options["max_epochs"]))
-
-
-def _gradient_clip(config: Mapping[str, Any]) -> float | None:
-    value = config.get("gradient_clip_val")
-    return float(value) if value else None  # 0 and None both mean: no clipping
-
-
-def _annotate(error: BaseException, where: str) -> None:
-    if hasattr(error, "add_note"):  # Python 3.11+
-        error.add_note(f"(raised during {where})")
-
-
-# --- dry run ---------------------------------------------------------------------------------------
-def dry_run(spec: TrialSpec, *, loaders: LoaderSet | None = None) -> DryRunReport:
-    """Train, validate and test on one batch each to learn what the module logs; nothing is written.
-
-    Raises:
-        ConfigError: bad config or module class.
-        DataLoaderError: bad loaders.
-        MetricError: a logged name without a ``train_``/``val_``/``test_`` prefix, or
-            ``metric_to_optimize`` not logged at epoch level (the message lists what is logged).
-    """
-    check_config(spec.lmodule_class, spec.config)
-    namespace = namespace_of(spec.lmodule_class)
-    loaders = _loaders(spec, loaders)
-    options = trainer_options(spec.settings, is_debug=spec.is_debug, max_epochs=1)
-    options.update(limit_train_batches=1, limit_val_batches=1, limit_test_batches=1)
-    options.update(enable_progress_bar=False, enable_model_summary=False)
-    module = build_module(spec.lmodule_class, spec.config, _derived(spec, loaders, options))
-    with quiet_lightning(0), lightning_root_dir(None) as root, torch_determinism_restored():
-        trainer = namespace.Trainer(
-            **options,
-            logger=False,
-            enable_checkpointing=False,
-            gradient_clip_val=_gradient_clip(spec.config),
-            default_root_dir=root,
-        )
-        try:
-            trainer.fit(module, train_dataloaders=loaders.train, val_dataloaders=loaders.val)
-            keys = trial_callbacks.epoch_metric_keys(trainer, ("train", "val"))
-            names = trial_callbacks.logged_names(trainer, ("train", "val"))
-            test_keys: dict[str, str] = {}
-            if loaders.test is not None:
-                trainer.test(module, dataloaders=loaders.test, verbose=False)
-                test_keys = trial_callbacks.epoch_metric_keys(trainer, ("test",))
-                names += trial_callbacks.logged_names(trainer, ("test",))
-        except Exception as error:
-            _annotate(error, "pytorch_hyperlight's one-batch dry run, before training")
-            raise
-    metric_names.check_stage_prefixes(names)
-    resolved = metric_names.resolve_metric(
-        spec.settings.metric_to_optimize, keys, hint=loaders.describe()
-    )
-    return DryRunReport(
-        monitor=resolved.monitor, metric=resolved.metric, logged=tuple({**keys, **test_keys})
-    )
 
 
 # --- fitting ---------------------------------------------------------------------------------------
@@ -240,18 +170,14 @@ def fit_trial(
     check_config(spec.lmodule_class, spec.config)
     trial_callbacks.check_callbacks(user_callbacks)
     namespace = namespace_of(spec.lmodule_class)
-    loaders = _loaders(spec, loaders)
+    loaders = loaders_for(spec, loaders)
     if spec.monitor is None:
-        spec = dataclasses.replace(spec, monitor=dry_run(spec, loaders=loaders).monitor)
+        report = dry_run(spec, loaders=loaders, callbacks=user_callbacks, with_logger=bool(loggers))
+        spec = dataclasses.replace(spec, monitor=report.monitor)
     assert spec.monitor is not None
     metric = metric_names.canonical_name(spec.monitor) or spec.monitor
     settings = spec.settings
-    options = trainer_options(
-        settings, is_debug=spec.is_debug, max_epochs=int(spec.config["max_epochs"])
-    )
-    if settings.seed is not None:
-        namespace.seed_everything(settings.seed)
-    module = build_module(spec.lmodule_class, spec.config, _derived(spec, loaders, options))
+    module = seeded_module(spec, namespace, loaders)
     collector, checkpoint, callbacks = trial_callbacks.fit_callbacks(
         namespace,
         settings,
@@ -268,15 +194,7 @@ def fit_trial(
         lightning_root_dir(root_dir) as root,
         torch_determinism_restored(),
     ):
-        trainer = namespace.Trainer(
-            **options,
-            callbacks=callbacks,
-            logger=list(loggers) if loggers else False,
-            enable_checkpointing=any(isinstance(cb, namespace.Checkpoint) for cb in callbacks),
-            gradient_clip_val=_gradient_clip(spec.config),
-            deterministic=settings.seed is not None,
-            default_root_dir=root,
-        )
+        trainer = build_trainer(spec, namespace, root, callbacks=callbacks, loggers=loggers)
         trainer.fit(
             module,
             train_dataloaders=loaders.train,
@@ -336,18 +254,16 @@ def evaluate_checkpoint(
     import pandas as pd
 
     namespace = namespace_of(spec.lmodule_class)
-    loaders = _loaders(spec, loaders, batch_size)
+    loaders = loaders_for(spec, loaders, batch_size)
     checkpoint = torch.load(str(checkpoint_path), map_location="cpu", weights_only=False)
     epoch = best_epoch if best_epoch is not None else checkpoint.get("epoch")
     settings = spec.settings
-    options = trainer_options(
-        settings, is_debug=spec.is_debug, max_epochs=int(spec.config["max_epochs"])
-    )
+    options = fit_options(spec)
     saved = checkpoint.get("hyper_parameters") or {}
     n_steps = (
         n_steps_per_epoch
         or saved.get("n_steps_per_epoch")
-        or _derived(spec, loaders, options)["n_steps_per_epoch"]
+        or derived_for(spec, loaders, options)["n_steps_per_epoch"]
     )
     module = build_module(
         spec.lmodule_class, spec.config, derived_values(int(n_steps), int(options["max_epochs"]))

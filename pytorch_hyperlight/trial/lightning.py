@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import inspect
 import logging
+import os
+import random
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -76,6 +79,10 @@ class LightningNamespace:
     @property
     def Callback(self) -> type:
         return self.module.Callback
+
+    @property
+    def CSVLogger(self) -> type:
+        return self.module.loggers.CSVLogger
 
     def bind(self, mixin: type, base: type | None = None) -> type:
         """``mixin`` combined with this namespace's ``Callback`` (or ``base``), cached per pair.
@@ -256,3 +263,60 @@ def torch_determinism_restored() -> Iterator[None]:
     finally:
         torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+
+
+#: Environment variables that ``seed_everything`` sets (read by DataLoader worker seeding).
+_SEED_VARIABLES = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")
+
+
+@contextlib.contextmanager
+def random_state_restored() -> Iterator[None]:
+    """Give the caller back the random generators (random, numpy, torch, CUDA when in use) and the
+    variables ``seed_everything`` sets: what runs inside may seed and draw without side effects."""
+    import numpy
+
+    states = (random.getstate(), numpy.random.get_state(), torch.get_rng_state())
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    variables = {name: os.environ.get(name) for name in _SEED_VARIABLES}
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        numpy.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def hparams_watched_class(lmodule_class: type, watch: Callable[[Any], Any]) -> type:
+    """A subclass of ``lmodule_class`` whose ``self.hparams`` mapping is handed to ``watch`` first.
+
+    The one place that relies on how Lightning keeps hyper-parameters (pinned by
+    ``tests/test_hparam_reads.py``): ``hparams`` is a property of ``HyperparametersMixin`` that
+    returns the one mutable mapping Lightning stores, and ``save_hyperparameters`` fills that mapping
+    through the same property. So ``watch`` (:meth:`~pytorch_hyperlight.trial.hparam_reads.
+    HparamReads.watch`, which makes the mapping record reads in place) sees the mapping before
+    anything is stored in it or read from it. Used for the dry run's throwaway module only; the
+    subclass keeps the module's name, module and docstring.
+    """
+
+    inherited = inspect.getattr_static(lmodule_class, "hparams")  # Lightning's property
+
+    def hparams(self: Any) -> Any:
+        return watch(inherited.__get__(self, type(self)))
+
+    return type(
+        lmodule_class.__name__,
+        (lmodule_class,),
+        {
+            "hparams": property(hparams, doc="The module's hyper-parameters, reads recorded."),
+            "__module__": lmodule_class.__module__,
+            "__qualname__": lmodule_class.__qualname__,
+            "__doc__": lmodule_class.__doc__,
+        },
+    )

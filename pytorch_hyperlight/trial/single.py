@@ -1,8 +1,10 @@
 """run_single_trial: validate -> dry run -> fit -> re-validate -> test -> save.
 
 Every check runs before training: the module class, the config keys, the ``gpus`` setting, the user's
-callbacks, the loaders and, through a one-batch dry run, the metric names. Then one fit with the best
-epoch checkpointed into the run directory, and the best checkpoint re-validated and tested.
+callbacks, the loaders and, through a one-batch dry run of the first epoch (with the user's
+callbacks), the metric names and the config keys the module never reads (a warning). Then one fit
+with the best epoch checkpointed into the run directory, and the best checkpoint re-validated and
+tested.
 
 Files written into ``context.run_dir`` (see :mod:`pytorch_hyperlight.results.run_dir`)::
 
@@ -38,6 +40,7 @@ from pytorch_hyperlight.trial.fit import (
     fit_trial,
     require_checkpoint,
 )
+from pytorch_hyperlight.trial.hparam_reads import report_unread_keys
 from pytorch_hyperlight.trial.lightning import accelerator_options
 
 RUN_FORMAT_VERSION = 1
@@ -80,7 +83,13 @@ def run_single_trial(
         settings=settings,
         is_debug=context.is_debug,
     )
-    report = dry_run(spec, loaders=loaders)
+    report = dry_run(
+        spec, loaders=loaders, callbacks=user_callbacks, with_logger=bool(context.pl_loggers)
+    )
+    # a warning, not an error: a callback may read the key (the seed's 'unfreeze_epochs')
+    report_unread_keys(
+        config, report.read_keys, class_name=lmodule_class.__qualname__, stacklevel=4
+    )
     spec = dataclasses.replace(spec, monitor=report.monitor)
 
     display = make_epoch_display(settings.verbose)
