@@ -17,6 +17,7 @@ from pytorch_hyperlight.errors import (
     RayConnectionError,
     RunDirError,
     SearchError,
+    UnreadConfigKeyWarning,
 )
 from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 from pytorch_hyperlight.results.load import load_run
@@ -37,6 +38,7 @@ __all__ = [
     "SearchError",
     "Settings",
     "TrialMetrics",
+    "UnreadConfigKeyWarning",
     "__version__",
     "load_run",
 ]
