@@ -229,33 +229,33 @@ class Page:
 
 
 def _screenshots_for_docs(out_dir: Path) -> None:
-    """Runs a tiny single trial and a search on digits and saves their report's first screens."""
+    """Run the digits example briefly (a single trial, an 8-trial search) and save the first screen
+    of each report, and the search report's trials and figures, as docs/images/report_*.png."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     from ray import tune
 
+    from examples import digits
     from pytorch_hyperlight import Runner
-    from tests.models import TinyDigits, configure_dataloaders, tiny_config
 
-    settings = {"metric_to_optimize": "val_acc", "metric_opt_mode": "max", "seed": 3}
     results = tempfile.mkdtemp(prefix="hyperlight-report-shots-")
-    runner = Runner(configure_dataloaders, experiment_id="digits")
+    runner = Runner(digits.configure_dataloaders, experiment_id=digits.EXPERIMENT_ID)
     single = runner.run_single_trial(
-        TinyDigits, tiny_config(max_epochs=6), {**settings, "results_dir": results}
+        digits.LitDigits,
+        {**digits.CONFIG, "max_epochs": 8},
+        {**digits.EXTRA_CONFIG, "results_dir": results},
     )
-    space = {"lr": tune.loguniform(1e-3, 1e-1), "n_hidden": tune.choice([8, 16, 32])}
+    space = {**digits.search_space_config(), "max_epochs": tune.choice([4, 8])}
     search = runner.run_hyper_opt(
-        TinyDigits,
-        {**space, "max_epochs": 6, "batch_size": 256},
-        {**settings, "results_dir": results, "n_samples": 8, "grace_period": 2},
+        digits.LitDigits, space, {**digits.tune_config(n_samples=8), "results_dir": results}
     )
     with Chromium() as browser:
         for name, result in (("single_trial", single), ("search", search)):
-            url = (Path(result["run_dir"]) / "report.html").as_uri()
-            page = browser.open(url, width=1440, height=900)
+            page = browser.open((Path(result["run_dir"]) / "report.html").as_uri())
+            assert not page.errors, page.errors
             page.screenshot(out_dir / f"report_{name}.png")
-            if name == "search":
-                page.evaluate("document.getElementById('trials').scrollIntoView()")
-                page.screenshot(out_dir / "report_search_trials.png")
+        for section in ("trials", "figures"):
+            page.evaluate(f"document.getElementById('{section}').scrollIntoView()")
+            page.screenshot(out_dir / f"report_search_{section}.png")
     shutil.rmtree(results, ignore_errors=True)
 
 

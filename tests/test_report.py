@@ -106,12 +106,15 @@ def test_search_report_shows_the_run_trials_best_model_figures_errors_and_versio
     assert "best val_f1" in page.headers["trials-table"]
     # the best model: one row per epoch, then its re-validation and test
     best = run["best_epoch"]
-    labels = page.column("metrics-table", "epoch")
-    assert labels[-2:] == [f"re-validation (epoch {best})", f"test (epoch {best})"]
-    n_epochs = len(labels) - 2
-    assert labels[:n_epochs] == [str(epoch) for epoch in range(n_epochs)]
+    epochs = page.column("metrics-table", "epoch")
+    assert epochs == [str(epoch) for epoch in range(len(epochs))] and len(epochs) == 4
     classes = [row_class for row_class, _ in page.rows["metrics-table"]]
-    assert classes == ["best" if e == best else "" for e in range(n_epochs)] + ["eval", "eval"]
+    assert classes == ["best" if epoch == best else "" for epoch in range(len(epochs))]
+    assert page.column("evaluation-table", "") == [
+        f"re-validation (epoch {best})", f"test (epoch {best})"
+    ]  # fmt: skip
+    reval_f1, test_f1 = page.column("evaluation-table", "f1")
+    assert reval_f1 == page.column("metrics-table", "val_f1")[best] and test_f1 == "0.8"
     # every saved figure, embedded byte for byte
     embedded = [base64.b64decode(src.split(",", 1)[1]) for src in page.images]
     assert embedded == [png.read_bytes() for png in run["plots"].values()]
@@ -205,10 +208,13 @@ def test_a_single_trial_writes_its_report_with_its_own_results() -> None:
     result = runner.run_single_trial(TinyDigits, tiny_config(max_epochs=3), settings)
     run_dir = Path(result["run_dir"])
     page = Page((run_dir / "report.html").read_text(encoding="utf-8"))
-    epochs = page.column("metrics-table", "epoch")
-    assert epochs == ["0", "1", "2", f"re-validation (epoch {result['best_epoch']})",
-                      f"test (epoch {result['best_epoch']})"]  # fmt: skip
-    test_acc = f"{result['metrics_last']['test_acc']:.4g}"
-    assert page.column("metrics-table", "test_acc")[-1] == test_acc
+    assert page.column("metrics-table", "epoch") == ["0", "1", "2"]
+    best = result["best_epoch"]
+    assert page.column("evaluation-table", "") == [
+        f"re-validation (epoch {best})", f"test (epoch {best})"
+    ]  # fmt: skip
+    metrics_last = result["metrics_last"]
+    expected = [f"{metrics_last['val_acc']:.4g}", f"{metrics_last['test_acc']:.4g}"]
+    assert page.column("evaluation-table", "acc") == expected
     assert page.images and len(page.images) == 1  # metrics.png
     assert json.loads((run_dir / "versions.json").read_text())["lightning"]

@@ -31,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pytorch_hyperlight.metric_names import stage_of
 from pytorch_hyperlight.results import run_dir as run_dirs
 
 _MODULE = "pytorch_hyperlight.results.report"  # as run with python -m (__name__ is __main__)
@@ -39,15 +40,15 @@ _STAGE_NAMES = {"reval": "re-validation", "test": "test"}
 _TRIAL_HEADERS = {
     "trial_id": "trial",
     "best_epoch": "best epoch",
-    "stopped_early": "stopped early",
+    "stopped_early": "stopped",
     "training_time_s": "time (s)",
-    "completion_order": "finished as",
+    "completion_order": "finished #",
 }
 _MAX_CELL = 60  # characters of a table cell; the full text is in its tooltip
 
 _STYLE = """
 body{margin:0;background:#f6f7f9;color:#1d2430;font:15px/1.45 system-ui,-apple-system,"Segoe UI",
-Roboto,"Helvetica Neue",Arial,sans-serif}main{max-width:1180px;margin:0 auto;padding:1rem 1.5rem 3rem}
+Roboto,"Helvetica Neue",Arial,sans-serif}main{max-width:1320px;margin:0 auto;padding:1rem 1.5rem 3rem}
 nav{position:sticky;top:0;z-index:2;background:#1d2430;padding:.45rem 1.5rem;font-size:14px}
 nav a{color:#dfe6f0;margin-right:1.1rem;text-decoration:none}nav a:hover{text-decoration:underline}
 h1{font-size:1.55rem;margin:.6rem 0 .1rem;overflow-wrap:anywhere}h3{font-size:1rem;margin:1rem 0 .4rem}
@@ -60,7 +61,7 @@ h2{scroll-margin-top:2.5rem;font-size:1.15rem;margin:2rem 0 .6rem;padding-bottom
 table{border-collapse:collapse;font-size:13.5px;font-variant-numeric:tabular-nums;width:100%}
 th,td{padding:.28rem .5rem;border-bottom:1px solid #e7eaef;text-align:left;white-space:nowrap}
 th.num,td[data-sort]{text-align:right}th:first-child,td:first-child{text-align:left}thead th{position:sticky;top:0;background:#eef1f5;z-index:1}
-.sortable thead th{cursor:pointer;user-select:none}.sortable thead th::after{content:" \\2195";color:#9aa4b2}
+.sortable th,.sortable td{padding:.28rem .4rem}.sortable thead th{cursor:pointer;user-select:none}.sortable thead th::after{content:" \\2195";color:#9aa4b2}
 .sortable thead th[aria-sort=ascending]::after{content:" \\2191";color:#1d2430}
 .sortable thead th[aria-sort=descending]::after{content:" \\2193";color:#1d2430}
 tr.best td{background:#e5f4e8;font-weight:600}tr.failed td{background:#fbe9e9}tr.eval td{background:#eef3fb}
@@ -215,8 +216,9 @@ def _summary(run: Mapping[str, Any]) -> str:
         failed = int((run["trials"]["status"] == "ERROR").sum())
         cards.append(("best trial", run.get("best_trial_id")))
         cards.append(("trials / failed", f"{len(run['trials'])} / {failed}"))
-    last = run["metrics_last"]
-    cards += [(name, last[name]) for name in last.index if str(name).startswith("test_")]
+    test_metric = "test_" + str(run["metric"]).split("_", 1)[-1]  # val_f1 -> test_f1
+    if test_metric in run["metrics_last"]:
+        cards.append((f"{test_metric} of the best model", run["metrics_last"][test_metric]))
     boxes = "".join(
         f'<div class="card"><b>{_e(_text(value))}</b><span>{_e(label)}</span></div>'
         for label, value in cards
@@ -231,34 +233,53 @@ def _best_model(run: Mapping[str, Any]) -> str:
         **({"best trial": run["best_trial_id"]} if run.get("best_trial_id") else {}),
         "checkpoint": _relative(run.get("best_checkpoint_path"), run["run_dir"]),
     }
-    rows, classes = _epoch_rows(run["metrics"].df, run.get("best_epoch"))
-    columns = list(rows[0]) if rows else ["epoch"]
-    values = [[row.get(c) for c in columns] for row in rows]
-    table = _table(columns, values, row_classes=classes, table_id="metrics-table")
+    frame, best_epoch = run["metrics"].df, run.get("best_epoch")
+    columns, rows = _epoch_rows(frame)
+    classes = ["best" if row[0] == best_epoch else "" for row in rows]
+    header, evaluated = _evaluation_rows(frame)
+    evaluation = (
+        _table(header, evaluated, table_id="evaluation-table")
+        if evaluated
+        else '<p class="note">No validation or test loader: nothing was re-validated or tested.</p>'
+    )
     return (
         f'<div class="grid"><div><h3>Configuration</h3>{_key_values(config)}</div>'
-        f"<div><h3>Best checkpoint</h3>{_key_values(checkpoint)}</div></div>"
-        "<h3>Metrics per epoch (train and validation), then the best checkpoint re-validated and "
-        f"tested</h3>{table}"
+        f"<div><h3>Best checkpoint</h3>{_key_values(checkpoint)}"
+        f"<h3>Best checkpoint re-validated and tested</h3>{evaluation}</div></div>"
+        "<h3>Metrics per epoch</h3>"
+        f"{_table(columns, rows, row_classes=classes, table_id='metrics-table')}"
     )
 
 
-def _epoch_rows(frame: Any, best_epoch: int | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """One row per epoch (train and val merged), then one per evaluation of the best checkpoint,
-    with each row's class (``best``: the best epoch, ``eval``: an evaluation)."""
-    metrics = [c for c in frame.columns if c not in ("run", "stage", "epoch")]
-    rows: list[dict[str, Any]] = []
-    classes: list[str] = []
-    training = frame[frame["stage"].isin(["train", "val"])]
-    for epoch, group in training.groupby("epoch", sort=True):
-        values = {m: group[m].dropna().iloc[0] if group[m].notna().any() else None for m in metrics}
-        rows.append({"epoch": int(epoch), **values})
-        classes.append("best" if best_epoch is not None and int(epoch) == best_epoch else "")
-    for _, row in frame[frame["stage"].isin(list(_STAGE_NAMES))].iterrows():
+def _epoch_rows(frame: Any) -> tuple[list[str], list[list[Any]]]:
+    """One row per epoch, its train and val metrics side by side."""
+    training = frame[frame["stage"].isin(["train", "val"])].dropna(axis="columns", how="all")
+    metrics = [c for c in training.columns if c not in ("run", "stage", "epoch")]
+    rows = [
+        [
+            int(epoch),
+            *(group[m].dropna().iloc[0] if group[m].notna().any() else None for m in metrics),
+        ]
+        for epoch, group in training.groupby("epoch", sort=True)
+    ]
+    return ["epoch", *metrics], rows
+
+
+def _evaluation_rows(frame: Any) -> tuple[list[str], list[list[Any]]]:
+    """The re-validation and test rows, their metrics aligned by name without the stage prefix."""
+    evaluations = frame[frame["stage"].isin(list(_STAGE_NAMES))]
+    values: dict[str, dict[str, Any]] = {}
+    for _, row in evaluations.iterrows():
         label = f"{_STAGE_NAMES[row['stage']]} (epoch {_text(row['epoch'])})"
-        rows.append({"epoch": label, **{m: row[m] for m in metrics}})
-        classes.append("eval")
-    return rows, classes
+        values[label] = {
+            name.split("_", 1)[1]: row[name]
+            for name in frame.columns
+            if stage_of(name) and _text(row[name]) != ""
+        }
+    names = list(dict.fromkeys(name for named in values.values() for name in named))
+    return ["", *names], [
+        [label, *(named.get(n) for n in names)] for label, named in values.items()
+    ]
 
 
 def _trials(run: Mapping[str, Any]) -> str:
