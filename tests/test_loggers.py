@@ -7,6 +7,7 @@ search on the session's Ray.
 from __future__ import annotations
 
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytorch_lightning as pl
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from ray import tune
 
-from pytorch_hyperlight import Runner
+from pytorch_hyperlight import ConfigError, Runner
 from pytorch_hyperlight.trial.loggers import LoggerSpec, build_loggers, is_file_logger
 from tests.models import TinyDigits, configure_dataloaders, tiny_config
 
@@ -104,6 +105,13 @@ def test_other_loggers_are_fresh_copies_that_share_no_state() -> None:
     assert first.tag == second.tag == "mine"
     assert first.logged == [{"val_acc": 1.0}] and second.logged == [] and given.logged == []
     assert not is_file_logger(RecordingLogger)
+
+
+def test_a_logger_holding_something_uncopyable_is_a_config_error_naming_it() -> None:
+    given = RecordingLogger("mine")
+    given.lock = threading.Lock()  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="RecordingLogger cannot be copied for each run"):
+        LoggerSpec.from_logger(given)
 
 
 def test_a_wandb_logger_spec_does_not_start_a_wandb_run(tmp_path: Path) -> None:

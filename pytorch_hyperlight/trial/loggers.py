@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytorch_hyperlight.errors import ConfigError
+
 #: Lightning keeps a logger's live handle (writer, run) in this attribute, created on first use.
 _LIVE_ATTRIBUTE = "_experiment"
 _FILE_LOGGERS = ("CSVLogger", "TensorBoardLogger")
@@ -98,7 +100,14 @@ class LoggerSpec:
         state = {
             key: None if key == _LIVE_ATTRIBUTE else value for key, value in vars(logger).items()
         }
-        return cls(logger_class=type(logger), state=copy.deepcopy(state))
+        try:
+            return cls(logger_class=type(logger), state=copy.deepcopy(state))
+        except Exception as error:
+            raise ConfigError(
+                f"The logger {type(logger).__qualname__} cannot be copied for each run "
+                f"({type(error).__name__}: {error}). Give pl_loggers loggers whose settings are "
+                "plain values (paths, names, numbers), not open files, locks or connections."
+            ) from error
 
     def build(self, log_root: Path) -> Any:
         """A new, unused logger; a CSV or TensorBoard logger writes below ``log_root``."""
