@@ -28,7 +28,9 @@ class Runner:
         configure_dataloaders: ``f(batch_size, n_workers=...)`` returning a dict of DataLoaders
             (``train_loader`` and optionally ``val_loader``, ``test_loader``; names are settings).
         pl_callbacks: Lightning callbacks added to every training run (copied fresh for each run).
-        pl_loggers: Lightning loggers added to every single-trial training run (copied per run).
+        pl_loggers: Lightning loggers for every single trial and every trial of a search, made
+            fresh per run from the ones given (which stay unused); CSV and TensorBoard loggers
+            write into the run's (or trial's) directory.
         experiment_id: groups run directories under ``<results_dir>/<experiment_id>/``; also the
             W&B project with ``log2wandb``.
         log2wandb: also log every training run to Weights & Biases through Lightning's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("WANDB_MODE", "offline")
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="hyperlight-tests-"))
 os.environ.setdefault("WANDB_DIR", str(_SESSION_TMP / "wandb"))
+# A run whose report.html cannot be built only warns (its results are saved); here it is a bug.
+warnings.filterwarnings("error", message="report.html could not be written")
 
 
 @pytest.fixture(autouse=True)

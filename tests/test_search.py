@@ -269,6 +269,7 @@ def test_run_directory_holds_every_result_file(seed_search) -> None:
     assert saved["stage"].tolist() == result["metrics"].df["stage"].tolist()
     assert (run_dir / "metrics.png").stat().st_size > 0
     assert (run_dir / "tune").is_dir()
+    assert (run_dir / "report.html").stat().st_size > 0 and (run_dir / "versions.json").is_file()
 
 
 def test_search_does_not_change_the_callers_dicts(seed_search) -> None:

@@ -99,7 +99,7 @@ def test_seed_readme_steps_1_to_6_on_digits(results_dir: Path) -> None:
     run_dir = best_result["run_dir"]
     assert run_dir.parent == results_dir / "digits-test"
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "checkpoints", "metrics.csv", "metrics.png", "run.json"
+        "checkpoints", "metrics.csv", "metrics.png", "report.html", "run.json", "versions.json"
     ]  # fmt: skip
     assert best_result["best_checkpoint_path"] == str(run_dir / "checkpoints" / "best.ckpt")
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt"]

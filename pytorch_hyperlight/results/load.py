@@ -25,7 +25,20 @@ _KINDS = ("single_trial", "search")
 _REQUIRED_KEYS = ("kind", "run_name", "metric", "mode")
 
 
-def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None) -> RunResult:
+class LoadedRun(RunResult):
+    """A run read back by :func:`load_run`: its result dict, plus :meth:`report`."""
+
+    def report(self) -> Path:
+        """Build the run's ``report.html`` again from its files and return its path.
+
+        See :mod:`pytorch_hyperlight.results.report`; useful for runs made before the page existed.
+        """
+        from pytorch_hyperlight.results.report import write_report
+
+        return write_report(self["run_dir"])
+
+
+def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None) -> LoadedRun:
     """Read a run directory back into the result dict the run returned.
 
     Args:
@@ -34,8 +47,8 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
             from ``best_config`` and the best checkpoint's weights are loaded into it.
 
     Returns:
-        A :class:`~pytorch_hyperlight.results.run_result.RunResult` (a dict that renders as HTML
-        tables in a notebook) with ``kind`` (``"single_trial"`` or ``"search"``), ``run_name``, ``run_dir``
+        A :class:`LoadedRun` (a :class:`~pytorch_hyperlight.results.run_result.RunResult`: a dict
+        that renders as HTML tables in a notebook) with ``kind`` (``"single_trial"`` or ``"search"``), ``run_name``, ``run_dir``
         (absolute), ``experiment_id``, ``settings`` (a :class:`~pytorch_hyperlight.Settings`),
         ``config``, ``best_config``, ``metric``, ``mode``, ``best_epoch``, ``best_metric_value``,
         ``best_checkpoint_path`` (absolute; None if the file was deleted), ``metrics`` (a
@@ -45,7 +58,7 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
         per trial), ``trial_metrics`` (trial id -> TrialMetrics; empty for a trial that failed
         before its first epoch), ``errors``, and ``analysis`` and ``result_grid`` (both None: Ray's
         ExperimentAnalysis and ResultGrid are not reopened). With ``lmodule_class``:
-        ``lmodule_best`` too.
+        ``lmodule_best`` too. Its :meth:`LoadedRun.report` rebuilds the run's ``report.html``.
 
     Raises:
         RunDirError: the directory does not exist or misses files a run always writes.
@@ -90,7 +103,7 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
     result["redraw_plots"] = functools.partial(redraw_plots, path)
     if lmodule_class is not None:
         result["lmodule_best"] = _load_best_module(lmodule_class, result, info)
-    return RunResult(result)
+    return LoadedRun(result)
 
 
 def redraw_plots(run_dir: str | os.PathLike[str]) -> dict[str, Path]:

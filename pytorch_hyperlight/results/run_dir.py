@@ -12,6 +12,9 @@ Layout of a run directory (single trial and search alike)::
         errors.json        search only: failed trials with their tracebacks
         tune/              search only: Ray Tune's experiment directory (used by resume)
         plots/             analysis plots
+        versions.json      Python's and the main packages' versions the run used
+        report.html        the whole run on one self-contained page (results/report.py)
+        <save_dir>/        a CSV or TensorBoard logger's files (in a search: in each trial's directory)
 
 Every file is written atomically (temporary file + rename), so an interrupted run never leaves a
 half-written result behind.
@@ -37,6 +40,8 @@ TRIAL_METRICS_FILE = "trial_metrics.csv"
 ERRORS_FILE = "errors.json"
 TUNE_DIR = "tune"
 PLOTS_DIR = "plots"
+VERSIONS_FILE = "versions.json"
+REPORT_FILE = "report.html"
 
 _DEFAULT_EXPERIMENT = "default"
 

@@ -132,9 +132,8 @@ def _prepare_code(spec: Any, context: RunContext) -> None:
     from pytorch_hyperlight.search.trainable import prepare_for_workers
 
     callbacks = tuple(context.pl_callbacks)
-    prepare_for_workers(
-        (spec, callbacks), [spec.lmodule_class, spec.configure_dataloaders, *callbacks]
-    )
+    code = [spec.lmodule_class, spec.configure_dataloaders, *callbacks, *context.pl_loggers]
+    prepare_for_workers((spec, callbacks, context.logger_specs()), code)
 
 
 def _check_local_resources(settings: Settings) -> None:

@@ -24,6 +24,7 @@ import pandas as pd
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, SearchError
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.report import write_run_report
 from pytorch_hyperlight.search import results as search_results
 from pytorch_hyperlight.search.checks import SearchPlan, plan_search
 from pytorch_hyperlight.search.space import describe_search_space
@@ -75,6 +76,7 @@ def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: b
             settings,
             constants=plan.constants,
             user_callbacks=tuple(context.pl_callbacks),
+            user_loggers=context.logger_specs(),
             wandb_options=_wandb_options(settings, context),
         )
         if resume:
@@ -212,6 +214,7 @@ def run_hyper_opt(
             "best_trial_id": best.trial_id,
         },
     )
+    write_run_report(run_dir)
     if settings.verbose >= 1:
         _print_summary(
             best.trial_id,

@@ -5,8 +5,8 @@ trial's config (Tune resolves the sampled values and keeps the constants), gives
 CPUs, and calls :func:`pytorch_hyperlight.trial.fit.fit_trial` with an :class:`EpochReporter`
 callback that reports the epoch's metrics and a checkpoint to Tune once per epoch.
 
-:func:`make_trainable` binds the module class, loader function, settings and the user's callbacks
-(with ``tune.with_parameters``) and reserves the trial's resources. :func:`prepare_for_workers`
+:func:`make_trainable` binds the module class, loader function, settings, the user's callbacks and
+logger specs (with ``tune.with_parameters``) and reserves the trial's resources. :func:`prepare_for_workers`
 makes classes defined in ``__main__``, a notebook or a test module reach the workers.
 """
 
@@ -148,6 +148,7 @@ def hyperlight_trial(
     spec: Any,
     constants: Mapping[str, Any] | None = None,
     user_callbacks: Sequence[Any] = (),
+    user_loggers: Sequence[Any] = (),
     wandb_options: Any = None,
 ) -> None:
     """Train one trial of the search (runs in a Ray worker).
@@ -158,6 +159,8 @@ def hyperlight_trial(
         constants: the search space's constants as the user wrote them (they replace the copies
             the searcher hands back, which may differ in type: HyperOpt returns lists as tuples).
         user_callbacks: the Runner's Lightning callbacks (copied fresh for this trial).
+        user_loggers: :class:`~pytorch_hyperlight.trial.loggers.LoggerSpec` of the Runner's
+            loggers; each trial builds its own loggers, writing into the trial's directory.
         wandb_options: a :class:`~pytorch_hyperlight.integrations.wandb.WandbOptions` to log the
             trial to W&B (one W&B run per trial), or None.
     """
@@ -166,6 +169,7 @@ def hyperlight_trial(
 
     from pytorch_hyperlight.trial.fit import fit_trial
     from pytorch_hyperlight.trial.lightning import namespace_of
+    from pytorch_hyperlight.trial.loggers import build_loggers
 
     torch.set_num_threads(trial_threads(spec.settings.cpu_per_trial))
     settings = trial_settings(spec.settings, torch.cuda.is_available())
@@ -173,9 +177,10 @@ def hyperlight_trial(
     trial_spec = dataclasses.replace(spec, config=trial_config, settings=settings)
     reporter = namespace_of(spec.lmodule_class).bind(EpochReporter)(_metric_of(spec))
     callbacks = [copy.deepcopy(callback) for callback in user_callbacks]
+    user_built = build_loggers(user_loggers, Path(tune.get_context().get_trial_dir()))
     resume_from = tune.get_checkpoint()
     with contextlib.ExitStack() as stack:
-        loggers = stack.enter_context(_trial_wandb_loggers(spec, wandb_options))
+        loggers = [*user_built, *stack.enter_context(_trial_wandb_loggers(spec, wandb_options))]
         if resume_from is None:
             fit_trial(
                 trial_spec,
@@ -229,9 +234,13 @@ def make_trainable(
     *,
     constants: Mapping[str, Any] | None = None,
     user_callbacks: Sequence[Any] = (),
+    user_loggers: Sequence[Any] = (),
     wandb_options: Any = None,
 ) -> Any:
-    """The trainable handed to the Tuner: :func:`hyperlight_trial` bound to ``spec``, with resources."""
+    """The trainable handed to the Tuner: :func:`hyperlight_trial` bound to ``spec``, with resources.
+
+    ``user_loggers`` are :class:`~pytorch_hyperlight.trial.loggers.LoggerSpec` (never live loggers).
+    """
     from ray import tune
 
     from pytorch_hyperlight.search.tuner import with_trial_resources
@@ -241,6 +250,7 @@ def make_trainable(
         spec=spec,
         constants=dict(constants or {}),
         user_callbacks=tuple(user_callbacks),
+        user_loggers=tuple(user_loggers),
         wandb_options=wandb_options,
     )
     return with_trial_resources(bound, settings)

@@ -12,6 +12,7 @@ Files written into ``context.run_dir`` (see :mod:`pytorch_hyperlight.results.run
     metrics.csv             TrialMetrics.to_csv: train/val rows per epoch, reval and test rows
     metrics.png             TrialMetrics.plot
     run.json                what was run and what came out of it
+    versions.json, report.html   the versions used; the whole run on one page
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.report import write_run_report
 from pytorch_hyperlight.settings import Settings
 from pytorch_hyperlight.trial.building import check_config
 from pytorch_hyperlight.trial.callbacks import check_callbacks
@@ -117,6 +119,7 @@ def run_single_trial(
     metrics = _trial_metrics(fitted, evaluation.rows)
     metrics_last = metrics.series_last
     _save(context, lmodule_class, spec, report.metric, fitted, metrics, metrics_last)
+    write_run_report(context.run_dir)
     if settings.verbose >= 1:
         _print_summary(report.metric, fitted, evaluation.rows, context.run_dir)
     return {
