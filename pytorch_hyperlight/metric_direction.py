@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.metric_names import STEP_SUFFIX, base_name
@@ -55,9 +55,9 @@ HIGHER_IS_BETTER_WORDS = frozenset(
     }
 )  # fmt: skip
 
-#: The rules, strongest first; a source's position is its precedence.
-SOURCES = ("higher_is_better", "metric_opt_mode", "default", "unknown")
+#: The rule that decided a direction; strongest first (a source's position is its precedence).
 Source = Literal["higher_is_better", "metric_opt_mode", "default", "unknown"]
+SOURCES: tuple[Source, ...] = get_args(Source)
 #: Stage prefixes a metric name may carry in tables (``reval`` is the best model's re-validation).
 _STAGES = ("reval", "train", "val", "test")
 _WORD_SEPARATORS = re.compile(r"[^0-9a-z]+")
