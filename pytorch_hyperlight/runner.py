@@ -205,18 +205,24 @@ class Runner:
         sort_by_metric_list: Sequence[str] | None = None,
         figsize: tuple[float, float] | None = None,
         keep_train_val_only: bool = False,
+        *,
+        higher_is_better: Mapping[str, bool] | None = None,
     ) -> dict[str, Any] | None:
         """Show the runs' last-value table sorted by ``sort_by_metric_list`` and a comparison figure.
 
         Args:
-            sort_by_metric_list: metrics to sort by, best first (losses ascending, others
-                descending), then the run name; None keeps the runs' order.
+            sort_by_metric_list: metrics to sort by, best run first, then the run name; None
+                keeps the runs' order. Each metric's direction is declared, not guessed: see
+                :mod:`pytorch_hyperlight.metric_direction`; a footnote under the table names
+                the rule behind each one.
             figsize: the figure's (width, height) in inches; default: sized from its panels.
             keep_train_val_only: leave the ``reval``/``test`` values out of the figure and the
                 table (except the metrics sorted by).
+            higher_is_better: which way is better per metric, ahead of the runs' own
+                declarations (e.g. ``{"perplexity": False}``).
 
         Returns:
-            ``{"table": DataFrame, "figure": Figure}``; None (and nothing shown) without runs.
+            ``{"table", "figure", "directions", "footnote"}``; None (nothing shown) without runs.
         """
         from pytorch_hyperlight.results.compare import show_metric_report
 
@@ -225,6 +231,7 @@ class Runner:
             sort_by_metric_list=sort_by_metric_list,
             figsize=figsize,
             keep_train_val_only=keep_train_val_only,
+            higher_is_better=higher_is_better,
         )
 
     # --- helpers -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytorch_hyperlight.errors import ConfigError
+from pytorch_hyperlight.metric_direction import declared_direction, higher_is_better_problems
 
 #: Keys of the model ``config`` that the framework itself reads (the rest go to the module).
 FRAMEWORK_CONFIG_KEYS = ("max_epochs", "batch_size", "gradient_clip_val")
@@ -56,6 +57,12 @@ class Settings:
     )
     metric_opt_mode: str = _setting(
         "min", "'min' or 'max': direction in which the metric improves."
+    )
+    higher_is_better: Mapping[str, bool] | None = _setting(
+        None,
+        "Which way is better for other metrics, where the default rule does not know or is wrong, "
+        "e.g. {'perplexity': False}; a key with a stage prefix ('val_bleu') names that metric "
+        "only. Read by the comparison report; None: the default rule.",
     )
     # --- training ----------------------------------------------------------------------------------
     seed: int | None = _setting(
@@ -130,6 +137,8 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        if isinstance(self.higher_is_better, Mapping):  # a copy: the caller's dict stays theirs
+            object.__setattr__(self, "higher_is_better", dict(self.higher_is_better))
         problems = _check_values(self)
         if problems:
             raise ConfigError("Invalid settings:\n  - " + "\n  - ".join(problems))
@@ -217,6 +226,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _direction_problems(settings: Settings) -> list[str]:
+    """``higher_is_better``'s own problems, and a contradiction with ``metric_opt_mode``."""
+    problems = higher_is_better_problems(settings.higher_is_better)
+    if problems or not isinstance(settings.metric_to_optimize, str):
+        return problems
+    declared = declared_direction(settings.metric_to_optimize, settings.higher_is_better)
+    if declared is None or settings.metric_opt_mode not in _MODES:
+        return problems
+    if declared.higher_is_better != (settings.metric_opt_mode == "max"):
+        problems.append(
+            f"higher_is_better: {declared.detail} says {declared.word} is better for "
+            f"{settings.metric_to_optimize!r}, but metric_opt_mode={settings.metric_opt_mode!r}; "
+            "fix one of them, or drop the entry (the optimised metric's direction is "
+            "metric_opt_mode)"
+        )
+    return problems
+
+
 def _check_values(settings: Settings) -> list[str]:
     """Every problem with the values, so the user can fix them all at once."""
     problems = []
@@ -232,6 +259,7 @@ def _check_values(settings: Settings) -> list[str]:
         "a metric name such as 'val_loss'",
     )
     expect("metric_opt_mode", s.metric_opt_mode in _MODES, "'min' or 'max'")
+    problems.extend(_direction_problems(s))
     expect("seed", s.seed is None or _is_int(s.seed), "an int or None")
     expect(
         "ptl_early_stopping_patience",

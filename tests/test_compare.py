@@ -96,14 +96,6 @@ def test_sorting_by_an_unknown_metric_lists_the_available_ones(three_runs):
         compare.show_metric_report(three_runs, ["val_auc"], display=False)
 
 
-def test_direction_is_ascending_for_losses_and_errors_only():
-    assert compare.is_lower_better("val_loss")
-    assert compare.is_lower_better("test_Error")
-    assert compare.is_lower_better("val_mse")
-    assert not compare.is_lower_better("val_acc")
-    assert not compare.is_lower_better("val_f1")
-
-
 def test_no_runs_give_empty_tables_and_no_report():
     collected = compare.collect_metrics({})
     assert collected["run_x_last_metric_df"].empty

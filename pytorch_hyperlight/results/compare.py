@@ -7,22 +7,32 @@ from disk compare the same way::
     runs = {name: load_run(path) for name, path in [("small", small_dir), ("large", large_dir)]}
     show_metric_report(runs, sort_by_metric_list=["val_f1"])
 
-Sorting direction: a metric whose name contains one of :data:`LOWER_IS_BETTER` (``loss``,
-``error``, ``mse``, ``mae``) is sorted ascending (smallest first); every other metric (accuracy,
-F1, ...) descending, so the best run is always the first row.
+Sorting direction: each metric is sorted best first, in the direction that
+:mod:`pytorch_hyperlight.metric_direction` resolves for it: the report's ``higher_is_better``
+argument, then each run's ``Settings.higher_is_better`` and optimised metric with its
+``metric_opt_mode``, then the documented default rule. A metric whose direction is unknown (or on
+which the runs disagree) is not sorted by; the report warns and its footnote says so, as it says
+the rule behind every other metric's direction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from pytorch_hyperlight.errors import MetricError
+from pytorch_hyperlight.errors import ConfigError, MetricError
+from pytorch_hyperlight.metric_direction import (
+    MetricDirection,
+    agreed_direction,
+    declared_direction,
+    format_directions,
+    higher_is_better_problems,
+    metric_direction,
+)
 
-#: Parts of a metric name that mean "smaller is better".
-LOWER_IS_BETTER = ("loss", "error", "mse", "mae")
 #: Prefixes of the last values that come from evaluating the best model, not from training.
 _EVALUATION_PREFIXES = ("reval_", "test_")
 
@@ -87,20 +97,69 @@ def _train_val_only(metrics: Any) -> Any:
     return TrialMetrics(frame[[c for c in frame.columns if not c.startswith("test_")]])
 
 
-def is_lower_better(metric: str) -> bool:
-    """Whether smaller values of ``metric`` are better (decides the sort direction).
+def metric_directions(
+    runs: Mapping[str, Mapping[str, Any]],
+    metrics: Iterable[str],
+    *,
+    higher_is_better: Mapping[str, bool] | None = None,
+) -> dict[str, MetricDirection]:
+    """Which way is better for each of ``metrics``, by the rules of
+    :mod:`pytorch_hyperlight.metric_direction`, over all ``runs``.
 
-    >>> is_lower_better("val_loss"), is_lower_better("test_error_rate"), is_lower_better("val_f1")
-    (True, True, False)
+    ``higher_is_better`` (the report's argument) comes first; then each run's own declarations
+    (its settings' ``higher_is_better``, its ``metric`` and ``mode``) are resolved and combined
+    with :func:`~pytorch_hyperlight.metric_direction.agreed_direction`.
+
+    Raises:
+        ConfigError: ``higher_is_better`` is not a dict of metric name -> True/False.
     """
-    name = metric.lower()
-    return any(part in name for part in LOWER_IS_BETTER)
+    problems = higher_is_better_problems(higher_is_better)
+    if problems:
+        raise ConfigError("Invalid argument:\n  - " + "\n  - ".join(problems))
+    declarations = [_declarations(result) for result in runs.values()]
+    return {
+        metric: declared_direction(metric, higher_is_better)
+        or agreed_direction(metric, [metric_direction(metric, **d) for d in declarations])
+        for metric in metrics
+    }
 
 
-def sort_runs(table: pd.DataFrame, sort_by_metric_list: Sequence[str] | None) -> pd.DataFrame:
+def _declarations(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's result says about directions: its settings' ``higher_is_better`` and its
+    optimised metric with its mode (``metric``/``mode``, else from the settings)."""
+    settings = result.get("settings")
+
+    def setting(name: str) -> Any:
+        if isinstance(settings, Mapping):
+            return settings.get(name)
+        return getattr(settings, name, None)
+
+    metric = result.get("metric") or setting("metric_to_optimize")
+    mode = result.get("mode") or setting("metric_opt_mode")
+    if metric is None or mode is None:  # a hand-made result: no run to consult
+        metric = mode = None
+    return {
+        "higher_is_better": setting("higher_is_better"),
+        "metric_to_optimize": metric,
+        "metric_opt_mode": mode,
+    }
+
+
+def sort_runs(
+    table: pd.DataFrame,
+    sort_by_metric_list: Sequence[str] | None,
+    directions: Mapping[str, MetricDirection] | None = None,
+) -> pd.DataFrame:
     """``table`` sorted by the metrics in order (best first; NaN last), sort metrics first.
 
     A name may carry Lightning's ``_epoch`` suffix (``val_f1_epoch`` sorts by ``val_f1``).
+    A metric whose direction is unknown is moved to the front but not sorted by (with a warning).
+
+    Args:
+        table: one row per run, indexed by run name.
+        sort_by_metric_list: the metrics to sort by, most important first.
+        directions: the direction of each column (:func:`metric_directions`); a column missing
+            here gets :func:`~pytorch_hyperlight.metric_direction.metric_direction` alone.
 
     Raises:
         MetricError: a metric is not a column of the table; the message lists those that are.
@@ -109,11 +168,23 @@ def sort_runs(table: pd.DataFrame, sort_by_metric_list: Sequence[str] | None) ->
     if not columns:
         return table.copy()
     ordered = table[columns + [c for c in table.columns if c not in columns]]
+    resolved = {c: (directions or {}).get(c) or metric_direction(c) for c in columns}
+    for column, direction in resolved.items():
+        if not direction.known:
+            warnings.warn(
+                f"Not sorting by {column!r}: which way is better is unknown "
+                f"({direction.detail}). Pass higher_is_better= to show_metric_report or set "
+                "Settings.higher_is_better.",
+                stacklevel=2,
+            )
+    known = {c: d.higher_is_better for c, d in resolved.items() if d.known}
+    if not known:
+        return ordered.copy()
     # Ties are broken by the run name, descending, as the original sorted by [*metrics, "run"].
     by_name = ordered.sort_index(ascending=False, kind="stable")
     return by_name.sort_values(
-        by=columns,
-        ascending=[is_lower_better(c) for c in columns],
+        by=list(known),
+        ascending=[not higher for higher in known.values()],
         na_position="last",
         kind="stable",
     )
@@ -141,6 +212,7 @@ def show_metric_report(
     *,
     figsize: tuple[float, float] | None = None,
     keep_train_val_only: bool = False,
+    higher_is_better: Mapping[str, bool] | None = None,
     display: bool = True,
 ) -> dict[str, Any] | None:
     """Show the runs' last-value table sorted by ``sort_by_metric_list`` and a comparison figure.
@@ -157,17 +229,27 @@ def show_metric_report(
         figsize: the figure's (width, height) in inches; default: sized from its panels.
         keep_train_val_only: leave the ``reval``/``test`` values out of the figure and of the
             table (except the metrics sorted by).
+        higher_is_better: which way is better, per metric, ahead of every other rule (e.g.
+            ``{"perplexity": False}``; see :mod:`pytorch_hyperlight.metric_direction`).
         display: False only builds and returns the report.
 
     Returns:
-        ``{"table": DataFrame indexed by run, "figure": matplotlib Figure}``, or None without runs.
+        ``{"table": DataFrame indexed by run, "figure": matplotlib Figure, "directions":
+        {column: MetricDirection}, "footnote": str}`` (the footnote is printed under the table:
+        each metric's direction and the rule that gave it), or None without runs.
+
+    Raises:
+        ConfigError: ``higher_is_better`` is not a dict of metric name -> True/False.
+        MetricError: a metric to sort by is not a column of the table.
     """
     from pytorch_hyperlight.metrics.plotting import plot_runs_comparison
 
     if not runs:
         return None
     collected = collect_metrics(runs)
-    table = sort_runs(collected["run_metrics_last"], sort_by_metric_list)
+    last = collected["run_metrics_last"]
+    directions = metric_directions(runs, last.columns, higher_is_better=higher_is_better)
+    table = sort_runs(last, sort_by_metric_list, directions)
     merged = collected["metrics"]
     if keep_train_val_only:
         merged = _train_val_only(merged)
@@ -175,10 +257,12 @@ def show_metric_report(
         table = table[
             [c for c in table.columns if c in sorted_by or not c.startswith(_EVALUATION_PREFIXES)]
         ]
+    directions = {column: directions[column] for column in table.columns}
+    footnote = format_directions(list(directions.values()), width=_terminal_width())
     figure = plot_runs_comparison(merged, figsize=figsize)
     if display:
-        _display(table, figure)
-    return {"table": table, "figure": figure}
+        _display(table, figure, footnote)
+    return {"table": table, "figure": figure, "directions": directions, "footnote": footnote}
 
 
 def format_table(table: pd.DataFrame, width: int | None = None) -> str:
@@ -188,15 +272,13 @@ def format_table(table: pd.DataFrame, width: int | None = None) -> str:
     terminal's), the table is printed turned: one row per metric, one column per run (in the
     sorted order, best first).
     """
-    import shutil
-
     from tabulate import tabulate
 
     def render(frame: pd.DataFrame) -> str:
         return tabulate(frame, headers="keys", tablefmt="simple", floatfmt=".4g", missingval="-")
 
     text = render(table)
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    width = width or _terminal_width()
     if max(map(len, text.splitlines()), default=0) > width and len(table) < len(table.columns):
         turned = table.T
         turned.index.name = "metric"
@@ -217,13 +299,21 @@ def _resolve_column(table: pd.DataFrame, metric: str) -> str:
     )
 
 
-def _display(table: pd.DataFrame, figure: Any) -> None:
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def _display(table: pd.DataFrame, figure: Any, footnote: str) -> None:
     from pytorch_hyperlight.metrics.console import in_notebook
 
     if in_notebook():
         from IPython.display import display
 
         display(table)
+        print(footnote)
         display(figure)
     else:
         print(format_table(table))
+        print(footnote)

@@ -236,6 +236,7 @@ def run_hyper_opt(
             "best_checkpoint_path": str(checkpoint),
             "best_trial_id": best.trial_id,
             "best_metric_value": best_value,
+            "settings": settings,
             "metric": plan.metric,
             "mode": mode,
             "metrics": metrics,
