@@ -226,7 +226,7 @@ def test_best_checkpoint_is_reloaded_revalidated_and_tested(seed_search) -> None
 def test_trials_table_has_one_row_per_trial_with_searched_config_columns(seed_search) -> None:
     trials = seed_search["result"]["trials"]
     assert len(trials) == 3
-    assert set(trials["status"]) == {"TERMINATED"}
+    assert set(trials["status"]) <= {"done", "stopped"}
     config_columns = [c for c in trials.columns if c.startswith("config/")]
     assert config_columns == [
         "config/batch_size",
@@ -240,6 +240,7 @@ def test_trials_table_has_one_row_per_trial_with_searched_config_columns(seed_se
     for _, row in trials.iterrows():  # epochs run never exceed the trial's max_epochs
         assert 1 <= row["epochs"] <= row["config/max_epochs"]
         assert row["stopped_early"] == (row["epochs"] < row["config/max_epochs"])
+        assert row["status"] == ("stopped" if row["stopped_early"] else "done")
 
 
 def test_run_directory_holds_every_result_file(seed_search) -> None:
@@ -307,7 +308,7 @@ def test_four_trials_share_one_logical_gpu_at_a_quarter_each(ray_cluster, tmp_pa
         },
     )
     # the barrier let the trials through only because all four were running at once
-    assert result["trials"]["status"].tolist() == ["TERMINATED"] * 4, result["errors"]
+    assert result["trials"]["status"].tolist() == ["done"] * 4, result["errors"]
     intervals = []
     for trial_result in result["analysis"]:
         reports = trial_result.metrics_dataframe
@@ -363,14 +364,14 @@ def test_grid_search_runs_every_grid_point_once(failing_search) -> None:
 def test_a_trial_that_raises_is_recorded_and_the_others_are_kept(failing_search) -> None:
     result = failing_search["result"]
     raised = _row(result, "raise")
-    assert raised["status"] == "ERROR"
+    assert raised["status"] == "error"
     assert raised["error"] == "RuntimeError: boom in training_step"
     assert raised["epochs"] == 1  # its first epoch was reported before the failure
     errors = {e["trial_id"]: e for e in result["errors"]}
     assert "boom in training_step" in errors[raised["trial_id"]]["traceback"]
     assert "training_step" in errors[raised["trial_id"]]["traceback"]
     good = _row(result, "none")
-    assert good["status"] == "TERMINATED" and good["epochs"] == 3
+    assert good["status"] == "done" and good["epochs"] == 3
     assert result["best_trial_id"] == good["trial_id"]
     saved = json.loads((result["run_dir"] / "errors.json").read_text())
     assert sorted(e["trial_id"] for e in saved) == sorted(errors)
@@ -379,7 +380,7 @@ def test_a_trial_that_raises_is_recorded_and_the_others_are_kept(failing_search)
 def test_nan_loss_stops_only_that_trial_with_an_error_naming_nan(failing_search) -> None:
     result = failing_search["result"]
     nan_trial = _row(result, "nan")
-    assert nan_trial["status"] == "ERROR"
+    assert nan_trial["status"] == "error"
     assert "NonFiniteMetricError" in nan_trial["error"] and "nan" in nan_trial["error"]
     assert nan_trial["epochs"] == 1
     assert math.isfinite(nan_trial["metric_best"])  # epoch 0 was fine and is kept
@@ -417,7 +418,7 @@ def test_every_trial_failing_is_one_search_error_with_the_first_traceback(
     assert "in training_step" in message  # the traceback excerpt, not only the last line
     run_dir = next((tmp_path / "runs" / "default").iterdir())
     trials = pd.read_csv(run_dir / "trials.csv")
-    assert trials["status"].tolist() == ["ERROR", "ERROR"]
+    assert trials["status"].tolist() == ["error", "error"]
     assert not (run_dir / "run.json").exists()  # no best model: the run is not complete
 
 
@@ -453,7 +454,7 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(
     assert starts["16"] == 2  # the interrupted trial was continued
     trials = result["trials"]
     assert sorted(trials["config/n_hidden"]) == [8, 12, 16]
-    assert set(trials["status"]) == {"TERMINATED"}
+    assert set(trials["status"]) == {"done"}
     assert (trials["epochs"] == 3).all()
     trial_16 = trials.loc[trials["config/n_hidden"] == 16, "trial_id"].iloc[0]
     reports = next(r for r in result["analysis"] if r.metrics["trial_id"] == trial_16)

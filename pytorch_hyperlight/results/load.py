@@ -222,6 +222,7 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
+    from pytorch_hyperlight.results.trials_table import as_trials_table
 
     trials = pd.read_csv(path / run_dirs.TRIALS_FILE, dtype={"trial_id": str, "error": str})
     if "error" in trials.columns:
@@ -229,6 +230,7 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
     for column in ("best_epoch", "completion_order"):  # whole numbers or missing, as the run had
         if column in trials.columns:
             trials[column] = trials[column].astype("Int64")
+    trials = as_trials_table(trials, metric=info.get("metric"), mode=info.get("mode"))
     histories = pd.read_csv(path / run_dirs.TRIAL_METRICS_FILE, dtype={"trial_id": str})
     if "trial_id" not in histories.columns:
         raise RunDirError(f"{path / run_dirs.TRIAL_METRICS_FILE} has no trial_id column.")
