@@ -55,7 +55,9 @@ def test_printed_trials_show_configs_and_metric_with_short_names_within_100_colu
 def test_trials_table_is_still_a_dataframe_with_the_real_columns_and_values() -> None:
     trials = digits_like_trials()
     assert isinstance(trials, pd.DataFrame)
-    assert "config/lr" in trials.columns and trials["metric_best"].iloc[0] == pytest.approx(0.223456789)
+    assert "config/lr" in trials.columns and trials["metric_best"].iloc[0] == pytest.approx(
+        0.223456789
+    )
     assert trials.to_string().splitlines()[0].split()[:2] == ["trial_id", "status"]
     ordered = trials.sort_values("metric_best", ascending=False)
     assert isinstance(ordered, TrialsTable) and "best val_f1" in str(ordered)

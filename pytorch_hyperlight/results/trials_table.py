@@ -49,7 +49,14 @@ SHORT_NAMES = {
     "completion_order": "order",
 }
 #: Left out of the printed view, first to last, while it is wider than :data:`WIDTH`.
-LEFT_OUT_FIRST = ("completion_order", "stopped_early", "metric_last", "training_time_s", "best_epoch", "error")
+LEFT_OUT_FIRST = (
+    "completion_order",
+    "stopped_early",
+    "metric_last",
+    "training_time_s",
+    "best_epoch",
+    "error",
+)
 _TEXT_WIDTH = 40
 
 
