@@ -67,8 +67,9 @@ def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: b
             header=(
                 f"{'resuming ' if resume else ''}search {context.run_name}: {plan.n_trials} trials, "
                 f"{settings.searcher} + {settings.scheduler}, {concurrency} at a time, optimising "
-                f"{plan.metric} ({settings.metric_opt_mode}); results in {context.run_dir}"
+                f"{plan.metric} ({settings.metric_opt_mode})\nresults in {context.run_dir}"
             ),
+            concurrency=concurrency,
         )
         trainable = make_trainable(
             plan.spec,
@@ -205,6 +206,7 @@ def run_hyper_opt(
             best_value,
             best_epoch,
             evaluation.rows,
+            trials,
             run_dir,
             time.monotonic() - started,
         )
@@ -284,20 +286,37 @@ def _save_plots(
     save_search_plots(run_dir, trials, trial_metrics, description, metric, mode)
 
 
+def outcome_counts(statuses: pd.Series) -> str:
+    """``"10 trials: 6 done, 4 stopped"`` from the trials table's ``status`` column.
+
+    >>> outcome_counts(pd.Series(["done", "stopped", "done", "error"]))
+    '4 trials: 2 done, 1 stopped, 1 error'
+    """
+    counts = statuses.value_counts(sort=False)
+    order = [search_results.DONE, search_results.STOPPED, search_results.FAILED]
+    order += sorted(str(status) for status in counts.index if status not in order)
+    shown = ", ".join(f"{counts[status]} {status}" for status in order if status in counts)
+    return f"{len(statuses)} trial{'s' if len(statuses) != 1 else ''}: {shown}"
+
+
 def _print_summary(
     trial_id: str,
     metric: str,
     value: float,
     epoch: int | None,
     rows: pd.DataFrame,
+    trials: pd.DataFrame,
     run_dir: Path,
     elapsed: float,
 ) -> None:
+    """The one closing message: the best trial, its re-validation and test, time and counts."""
     from pytorch_hyperlight.metrics.console import format_stage_rows, format_value
 
     parts = format_stage_rows(rows)
     print(
         f"best trial {trial_id}: {metric}={format_value(value)} at epoch {epoch}; its best "
-        f"checkpoint re-validated and tested:\n" + "\n".join(parts) + f"\n"
-        f"search done in {elapsed:.1f} s; results in {run_dir}"
+        f"checkpoint re-validated and tested:\n" + "\n".join(parts) + "\n"
+        f"search done in {elapsed:.1f} s ({outcome_counts(trials['status'])})\n"
+        f"results in {run_dir}",
+        flush=True,
     )
