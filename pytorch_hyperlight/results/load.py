@@ -104,11 +104,19 @@ def redraw_plots(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     Returns:
         the written PNG files by plot name (``metrics``, ``learning_curves``, ...).
     """
+    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics, run_title
     from pytorch_hyperlight.results import analysis
 
     run = load_run(run_dir)
     path: Path = run["run_dir"]
-    figure = run["metrics"].plot()
+    title = run_title(
+        str(run.get("run_name") or path.name),
+        str(run.get("metric")),
+        run.get("best_epoch"),
+        run.get("best_metric_value"),
+        trial_id=run.get("best_trial_id"),
+    )
+    figure = plot_trial_metrics(run["metrics"], title=title)
     written = {"metrics": analysis.save_figure(figure, path / run_dirs.METRICS_PLOT_FILE)}
     _close_if_pyplot(figure)
     if run["kind"] == "search":

@@ -175,7 +175,10 @@ def run_hyper_opt(
 
     description = describe_search_space(search_space)
     metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
-    _save_plots(metrics, trials, histories, description, plan.metric, mode, run_dir)
+    from pytorch_hyperlight.metrics.plotting import run_title
+
+    title = run_title(context.run_name, plan.metric, best_epoch, best_value, trial_id=best.trial_id)
+    _save_plots(metrics, title, trials, histories, description, plan.metric, mode, run_dir)
     trial_metrics = {trial_id: TrialMetrics(frame) for trial_id, frame in histories.items()}
     run_dirs.write_json_atomic(
         run_dir / run_dirs.RUN_FILE,
@@ -271,6 +274,7 @@ def _evaluate(
 
 def _save_plots(
     metrics: Any,
+    title: str,
     trials: pd.DataFrame,
     histories: Mapping[str, pd.DataFrame],
     description: Mapping[str, Any],
@@ -278,10 +282,12 @@ def _save_plots(
     mode: str,
     run_dir: Path,
 ) -> None:
+    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
     from pytorch_hyperlight.results.analysis import save_search_plots
 
-    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, metrics.plot())
+    figure = plot_trial_metrics(metrics, title=title)
+    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     trial_metrics = {k: TrialMetrics(v) for k, v in histories.items() if not v.empty}
     save_search_plots(run_dir, trials, trial_metrics, description, metric, mode)
 

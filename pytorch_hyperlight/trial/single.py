@@ -155,9 +155,14 @@ def _save(
     metrics_last: Any,
 ) -> None:
     """Write metrics.csv, metrics.png and run.json (each atomically) into the run directory."""
+    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics, run_title
+
     run_dir = Path(context.run_dir)
     metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
-    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, metrics.plot())
+    best_value = _best_metric_value(fitted, metric)
+    title = run_title(context.run_name, metric, fitted.best_epoch, best_value)
+    figure = plot_trial_metrics(metrics, title=title)
+    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     best_path = fitted.best_checkpoint_path
     relative = os.path.relpath(best_path, run_dir) if best_path else None
     run_dirs.write_json_atomic(
@@ -177,7 +182,7 @@ def _save(
             "monitor": spec.monitor,
             "mode": spec.settings.metric_opt_mode,
             "best_epoch": fitted.best_epoch,
-            "best_metric_value": _json_number(_best_metric_value(fitted, metric)),
+            "best_metric_value": _json_number(best_value),
             "best_checkpoint_path": relative,
             "metrics_last": {
                 str(name): _json_number(float(value)) for name, value in metrics_last.items()
