@@ -261,6 +261,9 @@ def fit_trial(
         checkpoint_name=BEST_CHECKPOINT_NAME,
     )
     callbacks += [*extra_callbacks, *user_callbacks]
+    if any(isinstance(callback, namespace.ProgressBar) for callback in callbacks):
+        # Lightning refuses a progress bar callback when told to show no progress bar.
+        options["enable_progress_bar"] = True
     if root_dir is None and checkpoint_dir is not None:
         root_dir = Path(checkpoint_dir).parent
     with (

@@ -77,6 +77,10 @@ class LightningNamespace:
     def Callback(self) -> type:
         return self.module.Callback
 
+    @property
+    def ProgressBar(self) -> type:
+        return self.module.callbacks.ProgressBar
+
     def bind(self, mixin: type, base: type | None = None) -> type:
         """``mixin`` combined with this namespace's ``Callback`` (or ``base``), cached per pair.
 

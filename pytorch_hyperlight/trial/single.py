@@ -36,7 +36,7 @@ from pytorch_hyperlight.trial.fit import (
     fit_trial,
     require_checkpoint,
 )
-from pytorch_hyperlight.trial.lightning import accelerator_options
+from pytorch_hyperlight.trial.lightning import accelerator_options, namespace_of
 
 RUN_FORMAT_VERSION = 1
 
@@ -86,6 +86,7 @@ def run_single_trial(
         fitted = fit_trial(
             spec,
             checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
+            extra_callbacks=_progress_bar(lmodule_class, settings.verbose, user_callbacks),
             user_callbacks=user_callbacks,
             loggers=context.fresh_loggers(),
             epoch_display=display,
@@ -119,6 +120,17 @@ def run_single_trial(
         "config": copy.deepcopy(config),
         "settings": settings,
     }
+
+
+def _progress_bar(lmodule_class: type, verbose: int, user_callbacks: list[Any]) -> list[Any]:
+    """The batch progress bar within each epoch, unless not shown or the user brings their own."""
+    from pytorch_hyperlight.trial.progress_bar import make_progress_bar
+
+    namespace = namespace_of(lmodule_class)
+    if any(isinstance(callback, namespace.ProgressBar) for callback in user_callbacks):
+        return []
+    bar = make_progress_bar(namespace, verbose)
+    return [] if bar is None else [bar]
 
 
 def _trial_metrics(fitted: FitOutcome, evaluation_rows: Any) -> Any:
