@@ -11,6 +11,7 @@ import copy
 import json
 import math
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -424,7 +425,7 @@ def test_every_trial_failing_is_one_search_error_with_the_first_traceback(
 
 # --- resume ----------------------------------------------------------------------------------------
 def test_interrupted_search_resumes_without_rerunning_finished_trials(
-    ray_cluster, tmp_path
+    ray_cluster, tmp_path, capsys
 ) -> None:
     log_file = tmp_path / "fits.log"
     space = tiny_config(
@@ -435,7 +436,7 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(
         max_epochs=3,
     )
     settings = {"metric_to_optimize": "val_acc", "metric_opt_mode": "max", "n_samples": 1,
-                "searcher": "grid", "scheduler": "fifo", "verbose": 0}  # fmt: skip
+                "searcher": "grid", "scheduler": "fifo", "verbose": 1}  # fmt: skip
     runner = Runner(configure_dataloaders, experiment_id="resume")
     with pytest.raises(KeyboardInterrupt, match="resume=") as interrupted:
         runner.run_hyper_opt(InterruptingDigits, space, settings)
@@ -443,8 +444,19 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(
     assert "16 interrupt 1" in before
     finished_before = {line.split()[0] for line in before if " end " in line}
     assert finished_before  # 8 or 12 finished before trial 16 started
+    printed = capsys.readouterr().out.splitlines()
+    # one truthful message: the KeyboardInterrupt's; no summary of a search that did not end
+    assert not any(line.startswith(("search done", "search finished")) for line in printed)
+    assert 1 <= sum(line.startswith("[") for line in printed) <= len(finished_before)
 
     result = runner.run_hyper_opt(InterruptingDigits, space, settings, resume=True)
+
+    printed = capsys.readouterr().out.splitlines()
+    resumed = next(line for line in printed if "trials finished before" in line)
+    # the best of the trials finished before the interruption, with its epoch
+    assert re.fullmatch(r"[12] of 3 trials finished before; best so far: val_acc=\S+ "
+                        r"\(\w+, epoch \d\)", resumed), resumed  # fmt: skip
+    assert printed[-2].startswith("search done in ") and printed[-2].endswith("(3 trials: 3 done)")
 
     assert str(result["run_dir"]) in str(interrupted.value)
     log = log_file.read_text().splitlines()

@@ -267,7 +267,9 @@ def test_resumed_view_counts_earlier_trials_and_keeps_their_best_epoch(tmp_path)
     new.last_result = {"epoch": 0, "val_loss": 0.3}
     view.on_trial_result(0, [old, new], new, new.last_result)
     view.on_trial_complete(0, [old, new], new)
-    assert stream.getvalue().splitlines()[-1].startswith("[2/3] new done")  # old stays best
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "1 of 3 trials finished before; best so far: val_loss=0.2 (old, epoch 1)"
+    assert lines[-1].startswith("[2/3] new done")  # the old trial stays the best
     assert view.best_text() == "best so far: val_loss=0.2 (old, epoch 1)"
 
 

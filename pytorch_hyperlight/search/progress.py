@@ -185,6 +185,9 @@ class SearchProgress(Callback):
             if str(trial.status) in FINISHED:
                 seconds = (trial.last_result or {}).get("time_total_s")
                 self._record_finish(trial, str(trial.status), seconds)
+        if self._finished and not self._notebook:
+            done = f"{len(self._finished)} of {self.n_trials} trials finished before"
+            self._write(f"{done}; {self.best_text()}")
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         self._note_order(trials, trial)
