@@ -143,6 +143,7 @@ def run_hyper_opt(
         SearchError: every trial failed (the first traceback is in the message).
         KeyboardInterrupt: the search was interrupted; it can be continued with ``resume``.
     """
+    from pytorch_hyperlight.metrics.plotting import run_title
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 
     created = _dt.datetime.now().isoformat(timespec="seconds")
@@ -175,8 +176,6 @@ def run_hyper_opt(
 
     description = describe_search_space(search_space)
     metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
-    from pytorch_hyperlight.metrics.plotting import run_title
-
     title = run_title(context.run_name, plan.metric, best_epoch, best_value, trial_id=best.trial_id)
     _save_plots(metrics, title, trials, histories, description, plan.metric, mode, run_dir)
     trial_metrics = {trial_id: TrialMetrics(frame) for trial_id, frame in histories.items()}
