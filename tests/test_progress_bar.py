@@ -68,6 +68,14 @@ def test_the_running_loss_comes_from_what_training_step_returned() -> None:
 
 
 # --- a single trial in a terminal ------------------------------------------------------------------
+@pytest.fixture
+def every_batch_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redraw after every batch: what is drawn must not depend on how fast the machine is."""
+    monkeypatch.setattr(progress_bar, "_REDRAW_SECONDS", {progress_bar.TERMINAL: 0.0,
+                                                          progress_bar.NOTEBOOK: 0.0})  # fmt: skip
+
+
+@pytest.mark.usefixtures("every_batch_drawn")
 def test_terminal_bar_counts_batches_and_gives_way_to_each_epoch_row(capsys, monkeypatch) -> None:
     monkeypatch.setenv(ENV_VAR, "1")  # captured stdout is not a terminal: force the bar
     titles: list[str | None] = []
@@ -160,6 +168,7 @@ def test_notebook_bar_is_one_html_output_updated_in_place(capsys) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:.*LeafSpec")
+@pytest.mark.usefixtures("every_batch_drawn")
 def test_notebook_mode_bar_draws_html_during_a_fit(capsys, monkeypatch) -> None:
     shown = FakeDisplay()
     import IPython.display
