@@ -194,12 +194,10 @@ def main(argv: list[str] | None = None) -> dict:
     runner = Runner(configure_dataloaders, experiment_id=EXPERIMENT_ID, is_debug=args.debug)
     result = runner.run_hyper_opt(LitDigits, search_space_config(), tune_config(args.n_samples))
 
+    # A pandas DataFrame that prints short: searched parameters and the metric, rounded.
     trials = result["trials"].sort_values("metric_best", ascending=False, na_position="last")
-    shown = trials.drop(columns=["error", "completion_order"]).rename(
-        columns=lambda name: name.removeprefix("config/")
-    )
     print(f"\nTrials, best first ({result['metric']}):")
-    print(tabulate(shown, headers="keys", tablefmt="github", showindex=False, floatfmt=".4g"))
+    print(trials)
     metrics = result["metrics"].df
     test = metrics[metrics["stage"] == "test"].dropna(axis=1, how="all")
     print(

@@ -51,7 +51,7 @@ def make_search(n_trials: int = 6, n_epochs: int = 4, errored: tuple[int, ...] =
         rows.append(
             {
                 "trial_id": trial_id,
-                "status": "ERROR" if failed else "TERMINATED",
+                "status": "error" if failed else ("stopped" if stopped else "done"),
                 "config/lr": lrs[index],
                 "config/batch_size": batch_sizes[index],
                 "config/n_hidden": int(16 + 20 * ((index * 7) % 5)),

@@ -269,7 +269,7 @@ def test_a_real_search_reopened_in_a_fresh_process_has_the_metrics_the_run_retur
     assert loaded["metrics_last"] == pytest.approx(result["metrics_last"].to_dict())
     assert loaded["best_config"] == result["best_config"]
     assert loaded["best_epoch"] == result["best_epoch"]
-    trials = result["trials"]
+    trials = pd.DataFrame(result["trials"])  # a TrialsTable: compared as the plain DataFrame
     assert_same_metrics(loaded["trials"], trials.astype({"best_epoch": float}))
     assert list(loaded["trial_metrics"]) == list(result["trial_metrics"])
     for trial_id, history in result["trial_metrics"].items():

@@ -11,7 +11,8 @@ import pytest
 from matplotlib.axes import Axes
 
 from pytorch_hyperlight.errors import MetricError
-from pytorch_hyperlight.metrics import TrialMetrics, plot_runs_comparison
+from pytorch_hyperlight.metrics import TrialMetrics, plot_runs_comparison, plot_trial_metrics
+from pytorch_hyperlight.metrics.plotting import run_title
 from tests.figure_checks import assert_labels_readable
 
 NAN = math.nan
@@ -69,6 +70,33 @@ def test_plot_marks_reval_and_test_at_the_best_epoch() -> None:
     assert lines["reval"].get_marker() != lines["test"].get_marker()
     best_line = lines["best epoch (2)"]
     assert best_line.get_xdata() == [2, 2] and best_line.get_linestyle() == "--"
+
+
+def test_reval_and_test_markers_at_the_same_epoch_are_drawn_apart_around_it() -> None:
+    figure = trial(best_epoch=2).plot()
+    figure.canvas.draw()
+    lines = lines_by_label(figure.axes[0])
+
+    def drawn_x(label: str) -> float:  # where the marker lands on the canvas, in pixels
+        line = lines[label]
+        return float(line.get_transform().transform([(2, line.get_ydata()[0])])[0][0])
+
+    best_x = float(figure.axes[0].transData.transform([(2, 0.0)])[0][0])
+    assert drawn_x("reval") < best_x < drawn_x("test")
+    assert drawn_x("test") - drawn_x("reval") >= 10  # pixels: more than a marker's half-width
+    low, high = figure.axes[0].get_ylim()
+    assert low < 0.66 and high > 0.77  # the moved markers still count for the limits
+
+
+def test_figure_title_names_the_run_and_its_best_epoch() -> None:
+    title = run_title("single-trial-Net", "val_acc", 1, 0.7712345)
+    assert title == "single-trial-Net: best val_acc=0.7712 at epoch 1"
+    figure = plot_trial_metrics(trial(), title=title)
+    assert figure.get_suptitle() == title
+    assert_labels_readable(figure)  # inside the picture, clear of the panels' titles
+    one_panel = plot_trial_metrics(trial(), ["acc"], title=title + " " + "x" * 60)
+    assert_labels_readable(one_panel)  # the figure widens for a long title
+    assert trial().plot().get_suptitle() == ""  # TrialMetrics.plot: no run, no title
 
 
 def test_plot_has_one_figure_legend_naming_the_stages() -> None:

@@ -173,7 +173,7 @@ def test_search_runs_on_an_existing_head_node_given_by_ray_address(head_node, tm
     assert "3 trials, random + fifo, 3 at a time" in done.stdout
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     result = json.loads(line[len("RESULT ") :])
-    assert result["statuses"] == ["TERMINATED"] * 3
+    assert result["statuses"] == ["done"] * 3
     assert 0.0 < result["test_acc"] <= 1.0
     assert result["ray_still_initialized"] is False  # the driver disconnected after the search
 

@@ -11,6 +11,7 @@ import copy
 import json
 import math
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -232,7 +233,7 @@ def test_best_checkpoint_is_reloaded_revalidated_and_tested(seed_search) -> None
 def test_trials_table_has_one_row_per_trial_with_searched_config_columns(seed_search) -> None:
     trials = seed_search["result"]["trials"]
     assert len(trials) == 3
-    assert set(trials["status"]) == {"TERMINATED"}
+    assert set(trials["status"]) <= {"done", "stopped"}
     config_columns = [c for c in trials.columns if c.startswith("config/")]
     assert config_columns == [
         "config/batch_size",
@@ -246,6 +247,7 @@ def test_trials_table_has_one_row_per_trial_with_searched_config_columns(seed_se
     for _, row in trials.iterrows():  # epochs run never exceed the trial's max_epochs
         assert 1 <= row["epochs"] <= row["config/max_epochs"]
         assert row["stopped_early"] == (row["epochs"] < row["config/max_epochs"])
+        assert row["status"] == ("stopped" if row["stopped_early"] else "done")
 
 
 def test_run_directory_holds_every_result_file(seed_search) -> None:
@@ -315,7 +317,7 @@ def test_four_trials_share_one_logical_gpu_at_a_quarter_each(ray_cluster, tmp_pa
         },
     )
     # the barrier let the trials through only because all four were running at once
-    assert result["trials"]["status"].tolist() == ["TERMINATED"] * 4, result["errors"]
+    assert result["trials"]["status"].tolist() == ["done"] * 4, result["errors"]
     intervals = []
     for trial_result in result["result_grid"]:
         reports = trial_result.metrics_dataframe
@@ -371,14 +373,14 @@ def test_grid_search_runs_every_grid_point_once(failing_search) -> None:
 def test_a_trial_that_raises_is_recorded_and_the_others_are_kept(failing_search) -> None:
     result = failing_search["result"]
     raised = _row(result, "raise")
-    assert raised["status"] == "ERROR"
+    assert raised["status"] == "error"
     assert raised["error"] == "RuntimeError: boom in training_step"
     assert raised["epochs"] == 1  # its first epoch was reported before the failure
     errors = {e["trial_id"]: e for e in result["errors"]}
     assert "boom in training_step" in errors[raised["trial_id"]]["traceback"]
     assert "training_step" in errors[raised["trial_id"]]["traceback"]
     good = _row(result, "none")
-    assert good["status"] == "TERMINATED" and good["epochs"] == 3
+    assert good["status"] == "done" and good["epochs"] == 3
     assert result["best_trial_id"] == good["trial_id"]
     saved = json.loads((result["run_dir"] / "errors.json").read_text())
     assert sorted(e["trial_id"] for e in saved) == sorted(errors)
@@ -387,7 +389,7 @@ def test_a_trial_that_raises_is_recorded_and_the_others_are_kept(failing_search)
 def test_nan_loss_stops_only_that_trial_with_an_error_naming_nan(failing_search) -> None:
     result = failing_search["result"]
     nan_trial = _row(result, "nan")
-    assert nan_trial["status"] == "ERROR"
+    assert nan_trial["status"] == "error"
     assert "NonFiniteMetricError" in nan_trial["error"] and "nan" in nan_trial["error"]
     assert nan_trial["epochs"] == 1
     assert math.isfinite(nan_trial["metric_best"])  # epoch 0 was fine and is kept
@@ -425,13 +427,13 @@ def test_every_trial_failing_is_one_search_error_with_the_first_traceback(
     assert "in training_step" in message  # the traceback excerpt, not only the last line
     run_dir = next((tmp_path / "runs" / "default").iterdir())
     trials = pd.read_csv(run_dir / "trials.csv")
-    assert trials["status"].tolist() == ["ERROR", "ERROR"]
+    assert trials["status"].tolist() == ["error", "error"]
     assert not (run_dir / "run.json").exists()  # no best model: the run is not complete
 
 
 # --- resume ----------------------------------------------------------------------------------------
 def test_interrupted_search_resumes_without_rerunning_finished_trials(
-    ray_cluster, tmp_path
+    ray_cluster, tmp_path, capsys
 ) -> None:
     log_file = tmp_path / "fits.log"
     space = tiny_config(
@@ -442,7 +444,7 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(
         max_epochs=3,
     )
     settings = {"metric_to_optimize": "val_acc", "metric_opt_mode": "max", "n_samples": 1,
-                "searcher": "grid", "scheduler": "fifo", "verbose": 0}  # fmt: skip
+                "searcher": "grid", "scheduler": "fifo", "verbose": 1}  # fmt: skip
     runner = Runner(configure_dataloaders, experiment_id="resume")
     with pytest.raises(KeyboardInterrupt, match="resume=") as interrupted:
         runner.run_hyper_opt(InterruptingDigits, space, settings)
@@ -450,8 +452,19 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(
     assert "16 interrupt 1" in before
     finished_before = {line.split()[0] for line in before if " end " in line}
     assert finished_before  # 8 or 12 finished before trial 16 started
+    printed = capsys.readouterr().out.splitlines()
+    # one truthful message: the KeyboardInterrupt's; no summary of a search that did not end
+    assert not any(line.startswith(("search done", "search finished")) for line in printed)
+    assert 1 <= sum(line.startswith("[") for line in printed) <= len(finished_before)
 
     result = runner.run_hyper_opt(InterruptingDigits, space, settings, resume=True)
+
+    printed = capsys.readouterr().out.splitlines()
+    resumed = next(line for line in printed if "trials finished before" in line)
+    # the best of the trials finished before the interruption, with its epoch
+    assert re.fullmatch(r"[12] of 3 trials finished before; best so far: val_acc=\S+ "
+                        r"\(\w+, epoch \d\)", resumed), resumed  # fmt: skip
+    assert printed[-2].startswith("search done in ") and printed[-2].endswith("(3 trials: 3 done)")
 
     assert str(result["run_dir"]) in str(interrupted.value)
     log = log_file.read_text().splitlines()
@@ -461,7 +474,7 @@ def test_interrupted_search_resumes_without_rerunning_finished_trials(
     assert starts["16"] == 2  # the interrupted trial was continued
     trials = result["trials"]
     assert sorted(trials["config/n_hidden"]) == [8, 12, 16]
-    assert set(trials["status"]) == {"TERMINATED"}
+    assert set(trials["status"]) == {"done"}
     assert (trials["epochs"] == 3).all()
     trial_16 = trials.loc[trials["config/n_hidden"] == 16, "trial_id"].iloc[0]
     reports = next(r for r in result["result_grid"] if r.metrics["trial_id"] == trial_16)

@@ -4,7 +4,9 @@ per-trial settings, shipping user code to workers, and the progress view."""
 from __future__ import annotations
 
 import io
+import json
 import pickle
+import re
 import subprocess
 import sys
 import types
@@ -18,8 +20,9 @@ import pytest
 from pytorch_hyperlight import Settings
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.search import progress as progress_module
-from pytorch_hyperlight.search import trainable, tuner
+from pytorch_hyperlight.search import results, trainable, tuner
 from pytorch_hyperlight.search.progress import SearchProgress
+from pytorch_hyperlight.search.results import TrialRecord
 
 
 # --- resources -------------------------------------------------------------------------------------
@@ -145,10 +148,27 @@ class FakeTrial:
     status: str = "RUNNING"
     last_result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    metric_analysis: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
 
     def get_error(self) -> str | None:
         return self.error
+
+
+class FakeClock:
+    """Seconds set by the test: the view's times never depend on the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def report(view: SearchProgress, trials: list[FakeTrial], trial: FakeTrial, values: list) -> None:
+    """One report per epoch, as the trainable sends them."""
+    for epoch, value in enumerate(values):
+        trial.last_result = {"epoch": epoch, "val_acc": value, "max_epochs": 2}
+        view.on_trial_result(0, trials, trial, trial.last_result)
 
 
 def run_events(view: SearchProgress) -> None:
@@ -156,57 +176,151 @@ def run_events(view: SearchProgress) -> None:
     b = FakeTrial("b", {"lr": 0.01, "max_epochs": 2})
     view.setup()
     view.on_step_begin(0, [a, b])
-    for epoch, value in enumerate([0.5, 0.9]):
-        a.last_result = {"epoch": epoch, "val_acc": value, "max_epochs": 2}
-        view.on_trial_result(0, [a, b], a, a.last_result)
+    view.on_trial_start(0, [a, b], a)
+    view.on_trial_start(0, [a, b], b)
+    report(view, [a, b], a, [0.5, 0.9])
     view.on_trial_complete(0, [a, b], a)
-    b.last_result = {"epoch": 0, "val_acc": 0.95, "max_epochs": 2}
-    view.on_trial_result(0, [a, b], b, b.last_result)
+    report(view, [a, b], b, [0.95])
     b.error = "Traceback...\n  File x\nRuntimeError: boom"
     view.on_trial_error(0, [a, b], b)
     view.on_experiment_end([a, b])
 
 
-def test_terminal_view_writes_a_line_per_trial_event_with_the_best_so_far() -> None:
+def terminal_view(n_trials: int = 2, **kwargs: Any) -> tuple[SearchProgress, io.StringIO]:
     stream = io.StringIO()
-    view = SearchProgress(
-        "val_acc", "max", 2, searched=["lr"], header="search: 2 trials", stream=stream,
-        notebook=False,
-    )  # fmt: skip
+    kwargs.setdefault("searched", ["lr"])
+    view = SearchProgress("val_acc", "max", n_trials, stream=stream, notebook=False, **kwargs)
+    return view, stream
+
+
+def test_terminal_view_writes_each_trial_its_config_and_a_new_best() -> None:
+    view, stream = terminal_view(header="search: 2 trials", clock=FakeClock())
     run_events(view)
     lines = stream.getvalue().splitlines()
     assert lines[0] == "search: 2 trials"
     assert "  trial a epoch 1  val_acc=0.9" in lines  # few trials: a row per epoch
-    done = next(line for line in lines if line.startswith("[1/2]"))
-    assert "trial a done" in done and "val_acc=0.9 (best, epoch 1)" in done and "lr=0.1" in done
-    assert done.endswith("best so far val_acc=0.9 (a, epoch 1)")
-    failed = next(line for line in lines if line.startswith("[2/2]"))
-    assert "trial b ERROR" in failed and "RuntimeError: boom" in failed
-    assert failed.endswith("best so far val_acc=0.95 (b, epoch 0)")
-    assert lines[-1].startswith("search finished in")
+    done = lines.index(next(line for line in lines if line.startswith("[1/2]")))
+    assert lines[done : done + 3] == [
+        "[1/2] a done     2 epochs  val_acc=0.9 (epoch 1)  0:00 elapsed, ~0:00 left",
+        "        lr=0.1",
+        "        best so far: val_acc=0.9 (a, epoch 1)",
+    ]
+    failed = lines.index(next(line for line in lines if line.startswith("[2/2]")))
+    assert lines[failed] == "[2/2] b error    1 epoch   val_acc=0.95 (epoch 0)  0:00 elapsed"
+    assert lines[failed + 2].strip() == "RuntimeError: boom"
+    # an errored trial's epochs count once some trial succeeded, as in the final pick
+    assert lines[failed + 3].strip() == "best so far: val_acc=0.95 (b, epoch 0)"
+    assert all(len(line) <= progress_module.LINE_WIDTH for line in lines)
+
+
+def test_search_end_prints_nothing_more_the_run_prints_one_closing_message() -> None:
+    view, stream = terminal_view()
+    trial = FakeTrial("a", {"lr": 0.1, "max_epochs": 2})
+    view.on_trial_start(0, [trial], trial)
+    report(view, [trial], trial, [0.5])
+    before = stream.getvalue()
+    # Ctrl-C: Tune marks the running trial terminated in memory and ends the experiment
+    trial.status = "TERMINATED"
+    view.on_experiment_end([trial])
+    assert stream.getvalue() == before
+
+
+def test_best_so_far_ignores_running_trials() -> None:
+    view, stream = terminal_view(3)
+    a = FakeTrial("a", {"lr": 0.1, "max_epochs": 2})
+    running = FakeTrial("r", {"lr": 0.2, "max_epochs": 2})
+    report(view, [a, running], running, [0.99])  # better, but still running
+    report(view, [a, running], a, [0.5, 0.6])
+    view.on_trial_complete(0, [a, running], a)
+    assert stream.getvalue().splitlines()[-1].strip() == "best so far: val_acc=0.6 (a, epoch 1)"
+    assert view.best is not None and view.best.record.trial_id == "a"
+
+
+def test_best_so_far_breaks_ties_as_the_final_pick_does() -> None:
+    view, stream = terminal_view(3)
+    first, second = FakeTrial("first", {"max_epochs": 2}), FakeTrial("second", {"max_epochs": 2})
+    trials = [first, second]  # Tune's order: the order in which the trials were created
+    report(view, trials, second, [0.7, 0.7])
+    view.on_trial_complete(0, trials, second)
+    report(view, trials, first, [0.6, 0.7])
+    view.on_trial_complete(0, trials, first)  # equal best value, finishes later
+    shown = stream.getvalue().splitlines()[-1].strip()
+    records = [
+        TrialRecord(t.trial_id, "TERMINATED", t.config, pd.DataFrame(view._reports[t.trial_id]))
+        for t in trials
+    ]
+    final = results.best_trial(records, "val_acc", "max")
+    assert final is not None and final.record.trial_id == "first" and final.epoch == 1
+    assert shown == "best so far: val_acc=0.7 (first, epoch 1)"
+
+
+def test_resumed_view_counts_earlier_trials_and_keeps_their_best_epoch(tmp_path) -> None:
+    old_dir = tmp_path / "trial_old"
+    old_dir.mkdir()
+    lines = [{"epoch": e, "val_loss": v, "max_epochs": 3} for e, v in enumerate([0.5, 0.2, 0.3])]
+    (old_dir / "result.json").write_text("\n".join(map(json.dumps, lines)) + "\n{cut sho")
+    old = FakeTrial("old", {}, status="TERMINATED", path=str(old_dir), last_result=lines[-1])
+    new = FakeTrial("new", {"max_epochs": 1})
+    stream = io.StringIO()
+    view = SearchProgress("val_loss", "min", 3, stream=stream, notebook=False)
+    view.on_step_begin(0, [old, new])
+    new.last_result = {"epoch": 0, "val_loss": 0.3}
+    view.on_trial_result(0, [old, new], new, new.last_result)
+    view.on_trial_complete(0, [old, new], new)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "1 of 3 trials finished before; best so far: val_loss=0.2 (old, epoch 1)"
+    assert lines[-1].startswith("[2/3] new done")  # the old trial stays the best
+    assert view.best_text() == "best so far: val_loss=0.2 (old, epoch 1)"
+
+
+def test_time_left_is_omitted_until_a_trial_finished_then_marked_approximate() -> None:
+    clock = FakeClock()
+    view, stream = terminal_view(4, clock=clock, concurrency=2)
+    view.setup()
+    a, b = FakeTrial("a", {"max_epochs": 2}), FakeTrial("b", {"max_epochs": 2})
+    view.on_trial_start(0, [a, b], a)
+    view.on_trial_start(0, [a, b], b)
+    clock.now += 20
+    assert view.time_text() == "0:20 elapsed"  # nothing finished: no estimate
+    report(view, [a, b], a, [0.5, 0.6])
+    view.on_trial_complete(0, [a, b], a)
+    # a took 20 s; b has run 20 s (none left of the mean), 2 not started: 2 x 20 s / 2 at a time
+    finished = next(line for line in stream.getvalue().splitlines() if line.startswith("[1/4]"))
+    assert finished.endswith("  0:20 elapsed, ~0:20 left")
+
+
+def test_time_left_estimate_uses_finished_durations_and_concurrency() -> None:
+    estimate = progress_module.estimate_seconds_left
+    assert estimate([60.0], running_elapsed=[], n_not_started=3, concurrency=1) == 180.0
+    assert estimate([60.0], running_elapsed=[], n_not_started=3, concurrency=3) == 60.0
+    assert (
+        estimate([30.0, 90.0], running_elapsed=[50.0, 70.0], n_not_started=0, concurrency=2) == 5.0
+    )
+    assert estimate([], running_elapsed=[10.0], n_not_started=3, concurrency=1) is None
+    assert progress_module.format_duration(3600 * 2 + 61) == "2:01:01"
+
+
+def test_a_long_config_goes_on_lines_of_its_own_within_the_width() -> None:
+    names = [f"parameter_{i}" for i in range(12)]
+    view, stream = terminal_view(1, searched=names)
+    trial = FakeTrial("a", {name: 0.000123456 for name in names} | {"max_epochs": 1})
+    report(view, [trial], trial, [0.5])
+    view.on_trial_complete(0, [trial], trial)
+    lines = [line for line in stream.getvalue().splitlines() if not line.startswith("  trial")]
+    assert lines[0] == "[1/1] a stopped  1 epoch   val_acc=0.5 (epoch 0)  0:00 elapsed"
+    assert all(len(line) <= progress_module.LINE_WIDTH for line in lines)
+    assert len(lines) > 3  # the config is wrapped
+    assert " ".join(lines[1:-1]).split() == [f"{name}=0.0001235" for name in names]
 
 
 def test_terminal_view_leaves_out_epoch_rows_for_many_trials_and_marks_stopped_trials() -> None:
-    stream = io.StringIO()
-    view = SearchProgress("val_acc", "max", 20, stream=stream, notebook=False)
+    view, stream = terminal_view(20, searched=())
     trial = FakeTrial("s", {"max_epochs": 5}, last_result={"epoch": 0, "val_acc": 0.4})
     view.on_trial_result(0, [trial], trial, trial.last_result)
     view.on_trial_complete(0, [trial], trial)
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 1  # no per-epoch row with 20 trials
-    assert "trial s stopped" in lines[0] and "1 epoch " in lines[0]
-
-
-def test_resumed_view_counts_trials_finished_before() -> None:
-    stream = io.StringIO()
-    view = SearchProgress("val_loss", "min", 3, stream=stream, notebook=False)
-    old = FakeTrial("old", {}, status="TERMINATED", metric_analysis={"val_loss": {"min": 0.2}})
-    new = FakeTrial("new", {"max_epochs": 1}, last_result={"epoch": 0, "val_loss": 0.3})
-    view.on_step_begin(0, [old, new])
-    view.on_trial_complete(0, [old, new], new)
-    line = stream.getvalue().splitlines()[-1]
-    assert line.startswith("[2/3] trial new done")
-    assert line.endswith("best so far val_loss=0.2 (old)")
+    assert len(lines) == 2  # no per-epoch row with 20 trials; the trial, the new best
+    assert lines[0].startswith("[ 1/20] s stopped  1 epoch ")
 
 
 def test_silent_view_writes_nothing_and_pickles_without_its_stream() -> None:
@@ -219,27 +333,51 @@ def test_silent_view_writes_nothing_and_pickles_without_its_stream() -> None:
 
 
 def test_notebook_view_updates_one_table_in_place(monkeypatch) -> None:
-    shown: list[pd.DataFrame] = []
+    shown: list[str] = []
 
     class Handle:
-        def update(self, frame: pd.DataFrame) -> None:
-            shown.append(frame)
+        def update(self, page: Any) -> None:
+            shown.append(page.data)
 
-    def display(frame: pd.DataFrame, display_id: bool = False) -> Handle:
-        shown.append(frame)
+    def display(page: Any, display_id: bool = False) -> Handle:
+        shown.append(page.data)
         return Handle()
 
     import IPython.display
 
     monkeypatch.setattr(IPython.display, "display", display)
-    view = SearchProgress("val_acc", "max", 2, searched=["lr"], notebook=True)
+    view = SearchProgress("val_acc", "max", 2, searched=["lr"], notebook=True, clock=FakeClock())
     run_events(view)
     assert len(shown) == 5  # one display, then updates of the same output
-    final = shown[-1]
-    assert list(final.index) == ["a", "b"]
-    assert final.loc["a", "status"] == "done" and final.loc["b", "status"] == "ERROR"
-    assert final.loc["b", "best val_acc"] == 0.95
+    rows = re.findall(r"<tr>\s*<th>(\w+)</th>\s*<td>(\w+)</td>", shown[-1])  # trial, status
+    assert rows == [("a", "done"), ("b", "error")]
+    assert "2/2 trials finished, 0:00 elapsed; best so far: val_acc=0.95 (b, epoch 0)" in shown[-1]
+    assert "left" not in shown[0]  # before the first trial finished: no estimate
 
 
 def test_progress_module_does_not_print_per_epoch_rows_above_the_limit() -> None:
     assert progress_module.PER_EPOCH_ROWS_MAX_TRIALS == 4
+
+
+def test_search_closes_with_one_message_in_the_trials_table_words(capsys, tmp_path) -> None:
+    from pytorch_hyperlight.search import run
+
+    rows = pd.DataFrame(
+        [
+            {"stage": "reval", "epoch": 3, "val_acc": 0.9},
+            {"stage": "test", "epoch": 3, "test_acc": 0.8},
+        ]
+    )
+    statuses = pd.DataFrame({"status": ["stopped", "done", "error", "done"]})
+    run._print_summary("t1", "val_acc", 0.9, 3, rows, statuses, tmp_path, 12.34)
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[0]
+        == "best trial t1: val_acc=0.9 at epoch 3; its best checkpoint re-validated and tested:"
+    )
+    assert out[1:3] == ["  reval: val_acc=0.9", "  test: test_acc=0.8"]
+    assert out[3:] == [
+        "search done in 12.3 s (4 trials: 2 done, 1 stopped, 1 error)",
+        f"results in {tmp_path}",
+    ]
+    assert sum(line.startswith("search") for line in out) == 1  # no "search finished" line

@@ -90,6 +90,17 @@ def test_select_best_trial_compares_best_values_over_epochs() -> None:
     assert results.select_best_trial(records[:2], "val_acc", "min").trial_id == "a"
 
 
+def test_best_trial_breaks_ties_by_trial_order_then_by_earliest_epoch() -> None:
+    records = [record("a", [0.5, 0.9, 0.9]), record("b", [0.9, 0.2]), record("c", [0.95])]
+    best = results.best_trial(records[:2], "val_acc", "max")
+    assert best is not None
+    assert (best.record.trial_id, best.epoch, best.value) == ("a", 1, 0.9)
+    best = results.best_trial(records[1::-1], "val_acc", "max")  # b first now
+    assert best is not None and (best.record.trial_id, best.epoch) == ("b", 0)
+    assert results.select_best_trial(records, "val_acc", "max").trial_id == "c"
+    assert results.best_trial([record("d", [math.nan])], "val_acc", "max") is None
+
+
 def test_select_best_trial_raises_with_the_first_traceback_when_all_failed() -> None:
     failed = [
         TrialRecord("x1", "ERROR", {}, error="RuntimeError: boom", traceback="File t.py\nboom"),
@@ -135,6 +146,8 @@ def test_trials_table_has_the_contract_columns_and_values() -> None:
     assert rows.loc["a", "config/lr"] == 0.01 and rows.loc["d", "config/opt/beta"] == 0.5
     assert rows.loc["a", "training_time_s"] == 1.5
     assert rows["stopped_early"].to_dict() == {"a": False, "b": True, "c": False, "d": False}
+    # one vocabulary with the progress view and the summary (Ray says TERMINATED for a, b and c)
+    assert rows["status"].to_dict() == {"a": "done", "b": "stopped", "c": "done", "d": "error"}
     assert rows.loc["d", "error"] == "ValueError: bad" and rows.loc["a", "error"] == ""
     assert pd.isna(rows.loc["d", "best_epoch"]) and math.isnan(rows.loc["d", "metric_best"])
     # b ended at t=100, c at 101, a at 102; d has no report and comes last

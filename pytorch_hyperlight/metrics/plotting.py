@@ -7,7 +7,10 @@ module imports matplotlib, so the package imports it only when a figure is asked
 
 Panels are named by the metric without its stage prefix (``acc``, ``f1``, ``loss``). Colours are
 fixed per stage (train blue, val orange, reval green, test red) in a one-trial figure and per run
-in a multi-run figure, where the stage is told by line style and marker instead.
+in a multi-run figure, where the stage is told by line style and marker instead. The re-validation
+(``reval``) and test markers both belong at the best epoch: they are drawn a few points to its left
+and right, so that neither hides the other. A figure of one run can carry a title naming the run
+and its best epoch (:func:`run_title`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
 
 from pytorch_hyperlight.errors import MetricError
 from pytorch_hyperlight.metrics.figure_layout import (
@@ -29,6 +33,8 @@ from pytorch_hyperlight.metrics.figure_layout import (
     fit_grid,
     legend_columns,
     legend_height,
+    line_height,
+    text_width,
 )
 from pytorch_hyperlight.metrics.trial_metrics import (
     EPOCH,
@@ -47,6 +53,8 @@ STAGE_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "reval": "#2ca02c", "test"
 STAGE_PREFIX = {"train": "train_", "val": "val_", "reval": "val_", "test": "test_"}
 _LINE_STAGES = ("train", "val")
 _MARKER_STAGES = {"reval": ("*", 15), "test": ("D", 7)}
+#: Horizontal shift of each marker from its epoch, in points: apart, either side of the best epoch.
+_MARKER_SHIFT = {"reval": -8.0, "test": 7.0}
 #: How reval/test markers stand apart from the lines they sit on.
 _MARKER_STYLE: dict[str, Any] = {
     "linestyle": "none",
@@ -58,9 +66,31 @@ _RUN_LINESTYLE: dict[str, Any] = {"train": "--", "val": "-"}
 _PANEL_SIZE = (4.8, 3.5)
 _MAX_COLUMNS = 3
 _LEGEND_FONT_SIZE = 9
+_FIGURE_TITLE_SIZE = 13
 #: A fixed title height: matplotlib's automatic one measures every tick label again at each draw
 #: (to avoid ticks on top, which these panels do not have).
 _TITLE_Y = 1.0
+
+
+def run_title(
+    run_name: str,
+    metric: str,
+    best_epoch: int | None,
+    best_value: float | None,
+    *,
+    trial_id: str | None = None,
+) -> str:
+    """The title of a run's metrics figure: the run, then where its best value was reached.
+
+    >>> run_title("hyper-opt-LitDigits", "val_f1", 6, 0.964912, trial_id="34f2e663")
+    'hyper-opt-LitDigits: best val_f1=0.9649 at epoch 6 (trial 34f2e663)'
+    >>> run_title("single-trial-Net", "val_loss", None, None)
+    'single-trial-Net: no best epoch'
+    """
+    if best_epoch is None or best_value is None or not math.isfinite(best_value):
+        return f"{run_name}: no best epoch"
+    where = f" (trial {trial_id})" if trial_id else ""
+    return f"{run_name}: best {metric}={best_value:.4g} at epoch {best_epoch}{where}"
 
 
 def base_name(column: str) -> str:
@@ -144,22 +174,30 @@ def _finish(
     handles: list[Any],
     labels: list[str],
     figsize: tuple[float, float] | None = None,
+    title: str | None = None,
 ) -> Figure:
-    """Add the figure legend below the panels and fit the margins to the text (no layout engine).
+    """Add the title above and the legend below the panels; fit the margins to the text.
 
     ``figsize`` (width, height in inches) replaces the size made from the panels when given.
-    A layout engine would make ``savefig`` draw the figure twice; see
+    There is no layout engine: it would make ``savefig`` draw the figure twice; see
     :mod:`pytorch_hyperlight.metrics.figure_layout`.
     """
     rows, columns = _grid_shape(len(axes))
-    width = float(figsize[0]) if figsize else _PANEL_SIZE[0] * columns
+    width = _PANEL_SIZE[0] * columns
+    if title:  # a title wider than the panels widens the figure
+        width = max(width, text_width(title, _FIGURE_TITLE_SIZE) + 2 * EDGE)
+    if figsize:
+        width = float(figsize[0])
     legend_rows, below = 0, 0.0
     if handles:
         ncols = legend_columns(labels, width - 2 * EDGE, _LEGEND_FONT_SIZE)
         legend_rows = math.ceil(len(handles) / ncols)
         below = legend_height(legend_rows, _LEGEND_FONT_SIZE)
-    height = float(figsize[1]) if figsize else _PANEL_SIZE[1] * rows + below
+    above = line_height(_FIGURE_TITLE_SIZE) + 0.1 if title else 0.0
+    height = float(figsize[1]) if figsize else _PANEL_SIZE[1] * rows + below + above
     figure.set_size_inches(width, height)
+    if title:
+        figure.suptitle(title, y=1 - EDGE / height, va="top", fontsize=_FIGURE_TITLE_SIZE)
     if handles:
         figure.legend(
             handles,
@@ -170,15 +208,17 @@ def _finish(
             fontsize=_LEGEND_FONT_SIZE,
             frameon=False,
         )
-    fit_grid(figure, axes, rows, columns, bottom=below)
+    fit_grid(figure, axes, rows, columns, top=above, bottom=below)
     return figure
 
 
-def _empty_figure(message: str, figsize: tuple[float, float] | None = None) -> Figure:
+def _empty_figure(
+    message: str, figsize: tuple[float, float] | None = None, title: str | None = None
+) -> Figure:
     figure, (ax,) = _make_panels(1)
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=11)
     ax.set_axis_off()
-    return _finish(figure, [ax], [], [], figsize)
+    return _finish(figure, [ax], [], [], figsize, title)
 
 
 def _check_figsize(figsize: Any) -> None:
@@ -199,15 +239,12 @@ def _draw_stages(
     """Lines for train/val, markers for reval/test and the best-epoch line of one trial."""
     prefix = "" if run is None else f"{run} "
 
-    def plot_stage(stage: str, **style: Any) -> None:
+    for stage in _LINE_STAGES:
         epochs, values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
         if len(epochs):
-            color_of_stage = color or STAGE_COLORS[stage]
-            ax.plot(epochs, values, label=f"{prefix}{stage}", color=color_of_stage, **style)
-
-    for stage in _LINE_STAGES:
-        linestyle = "-" if run is None else _RUN_LINESTYLE[stage]
-        plot_stage(stage, linestyle=linestyle, marker="o", markersize=3, linewidth=1.8)
+            linestyle = "-" if run is None else _RUN_LINESTYLE[stage]
+            ax.plot(epochs, values, label=f"{prefix}{stage}", color=color or STAGE_COLORS[stage],
+                    linestyle=linestyle, marker="o", markersize=3, linewidth=1.8)  # fmt: skip
     best_epochs = [stages[stage][EPOCH] for stage in _MARKER_STAGES if stage in stages]
     if best_epochs:
         best = int(best_epochs[-1].iloc[-1])
@@ -219,8 +256,25 @@ def _draw_stages(
             label=f"{prefix}best epoch ({best})",
             zorder=1,
         )
-    for stage, (marker, size) in _MARKER_STAGES.items():
-        plot_stage(stage, marker=marker, markersize=size, **_MARKER_STYLE)
+    for stage in _MARKER_STAGES:
+        epochs, values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
+        _plot_marker(ax, stage, (epochs, values), f"{prefix}{stage}", color or STAGE_COLORS[stage])
+
+
+def _plot_marker(ax: Axes, stage: str, points: _Points, label: str, color: str) -> None:
+    """The stage's marker at its epochs, moved sideways by the stage's shift (in points, so the
+    same at any scale); the axes' limits still take the values in."""
+    epochs, values = points
+    if not len(epochs):
+        return
+    marker, size = _MARKER_STAGES[stage]
+    figure = ax.get_figure(root=True)
+    shifted = offset_copy(ax.transData, fig=figure, x=_MARKER_SHIFT[stage], y=0.0, units="points")
+    ax.plot(epochs, values, label=label, color=color, marker=marker, markersize=size,
+            transform=shifted, **_MARKER_STYLE)  # fmt: skip
+    # Matplotlib leaves points drawn with another transform out of the automatic limits.
+    ax.update_datalim(np.column_stack([epochs, values]))
+    ax.autoscale_view()
 
 
 def _style_proxies() -> tuple[list[Any], list[str]]:
@@ -244,6 +298,7 @@ def plot_trial_metrics(
     names: Sequence[str] | None = None,
     *,
     figsize: tuple[float, float] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """One panel per metric with lines per stage, reval/test markers and the best epoch marked.
 
@@ -252,6 +307,7 @@ def plot_trial_metrics(
             a line per run and stage (colour per run, dashed train, solid val).
         names: metrics to draw, with or without stage prefix; default: all, sorted by name.
         figsize: the figure's (width, height) in inches; default: sized from the panels.
+        title: the figure's title (e.g. :func:`run_title`); None: none.
 
     Returns:
         The figure (not shown, not saved, not registered with pyplot).
@@ -264,7 +320,7 @@ def plot_trial_metrics(
     bases = _resolve(names, available)
     _check_figsize(figsize)
     if not bases:
-        return _empty_figure("no epoch metrics recorded", figsize)
+        return _empty_figure("no epoch metrics recorded", figsize, title)
     runs: list[str | None] = list(dict.fromkeys(frame[RUN])) if RUN in frame.columns else [None]
     parts = [_by_stage(frame if run is None else frame[frame[RUN] == run]) for run in runs]
     figure, axes = _make_panels(len(bases))
@@ -281,7 +337,7 @@ def plot_trial_metrics(
         style_handles, style_labels = _style_proxies()
         handles += style_handles
         labels += style_labels
-    return _finish(figure, axes, handles, labels, figsize)
+    return _finish(figure, axes, handles, labels, figsize, title)
 
 
 def _unique_legend_entries(axes: Sequence[Axes]) -> tuple[list[Any], list[str]]:
@@ -366,20 +422,11 @@ def plot_runs_comparison(
                     markersize=3,
                     linewidth=1.8,
                 )
-            for stage, (marker, size) in _MARKER_STAGES.items():
+            for stage in _MARKER_STAGES:
                 if stage == "reval" and line_stage != "val":
                     continue  # reval values are validation values: not on a train/test panel
-                mark_epochs, mark_values = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
-                if len(mark_epochs):
-                    ax.plot(
-                        mark_epochs,
-                        mark_values,
-                        label=f"{run} {stage}",
-                        color=color,
-                        marker=marker,
-                        markersize=size,
-                        **_MARKER_STYLE,
-                    )
+                points = _stage_points(stages, stage, STAGE_PREFIX[stage] + base)
+                _plot_marker(ax, stage, points, f"{run} {stage}", color)
         ax.set_title(column, fontsize=12, y=_TITLE_Y)
     handles: list[Any] = [Line2D([], [], color=f"C{i % 10}", linewidth=3) for i in range(len(runs))]
     labels = [str(run) for run in runs]

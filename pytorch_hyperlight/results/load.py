@@ -113,11 +113,19 @@ def redraw_plots(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     Returns:
         the written PNG files by plot name (``metrics``, ``learning_curves``, ...).
     """
+    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics, run_title
     from pytorch_hyperlight.results import analysis
 
     run = load_run(run_dir)
     path: Path = run["run_dir"]
-    figure = run["metrics"].plot()
+    title = run_title(
+        str(run.get("run_name") or path.name),
+        str(run.get("metric")),
+        run.get("best_epoch"),
+        run.get("best_metric_value"),
+        trial_id=run.get("best_trial_id"),
+    )
+    figure = plot_trial_metrics(run["metrics"], title=title)
     written = {"metrics": analysis.save_figure(figure, path / run_dirs.METRICS_PLOT_FILE)}
     _close_if_pyplot(figure)
     if run["kind"] == "search":
@@ -231,6 +239,7 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
+    from pytorch_hyperlight.results.trials_table import as_trials_table
 
     trials = pd.read_csv(path / run_dirs.TRIALS_FILE, dtype={"trial_id": str, "error": str})
     if "error" in trials.columns:
@@ -238,6 +247,7 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
     for column in ("best_epoch", "completion_order"):  # whole numbers or missing, as the run had
         if column in trials.columns:
             trials[column] = trials[column].astype("Int64")
+    trials = as_trials_table(trials, metric=info.get("metric"), mode=info.get("mode"))
     histories = pd.read_csv(path / run_dirs.TRIAL_METRICS_FILE, dtype={"trial_id": str})
     if "trial_id" not in histories.columns:
         raise RunDirError(f"{path / run_dirs.TRIAL_METRICS_FILE} has no trial_id column.")

@@ -50,11 +50,12 @@ class RunResult(dict[str, Any]):
             parts.append("<b>last metric values</b>" + frame.to_html(float_format="{:.4g}".format))
         trials = self.get("trials")
         if isinstance(trials, pd.DataFrame):
+            from pytorch_hyperlight.results.trials_table import TrialsTable
+
+            shown = trials.view(width=None) if isinstance(trials, TrialsTable) else trials
             parts.append(
                 f"<b>trials ({len(trials)})</b>"
-                + trials.to_html(
-                    index=False, max_rows=_MAX_TRIAL_ROWS, float_format="{:.4g}".format
-                )
+                + shown.to_html(index=False, max_rows=_MAX_TRIAL_ROWS, float_format="{:.4g}".format)
             )
         hidden = sorted(set(self) - set(_SUMMARY_KEYS) - {"best_config", "config", "trials"})
         parts.append(f"<p>also: {html.escape(', '.join(map(str, hidden)))}</p>")

@@ -25,6 +25,7 @@ import pandas as pd
 
 from pytorch_hyperlight.errors import SearchError
 from pytorch_hyperlight.metric_names import stage_of
+from pytorch_hyperlight.results.trials_table import TrialsTable, as_trials_table
 
 #: Keys the trainable reports besides the metrics (see :mod:`pytorch_hyperlight.search.trainable`).
 EPOCH = "epoch"
@@ -34,9 +35,16 @@ EPOCH_STARTED_AT = "epoch_started_at"
 EPOCH_ENDED_AT = "epoch_ended_at"
 TRAINING_TIME = "training_time_s"
 
+#: Ray Tune's statuses of a finished trial (as in :attr:`TrialRecord.status`).
 TERMINATED = "TERMINATED"
 ERROR = "ERROR"
 FINISHED = (TERMINATED, ERROR)
+
+#: How a trial ended, in the words that the progress view, the trials table and the summary share
+#: (Ray Tune says ``TERMINATED`` for both of the first two).
+DONE = "done"  # trained to its end: every epoch, or until Lightning's early stopping
+STOPPED = "stopped"  # stopped early by the scheduler (ASHA)
+FAILED = "error"  # raised an exception
 
 #: Columns of the trials table, ``config/<param>`` columns go after ``status``.
 LEADING_COLUMNS = ("trial_id", "status")
@@ -143,8 +151,46 @@ def _is_better(value: float, than: float, mode: str) -> bool:
     return value > than if mode == "max" else value < than
 
 
+@dataclass(frozen=True)
+class BestTrial:
+    """Where the best value of the metric was reached.
+
+    Attributes:
+        record: the trial.
+        epoch: the epoch of its best value (the earliest one on a tie).
+        value: the value.
+    """
+
+    record: TrialRecord
+    epoch: int
+    value: float
+
+
+def best_trial(records: Sequence[TrialRecord], metric: str, mode: str) -> BestTrial | None:
+    """The record with the best value of ``metric`` over its epochs; None if none reported one.
+
+    Ties go to the record that comes first in ``records`` (the order in which the search created
+    the trials), and within a record to the earliest epoch. Records of failed trials take part:
+    :func:`select_best_trial` adds the rule for a search in which every trial failed.
+
+    >>> a = TrialRecord("a", TERMINATED, {}, pd.DataFrame({"epoch": [0, 1], "val_acc": [0.9, 0.8]}))
+    >>> b = TrialRecord("b", TERMINATED, {}, pd.DataFrame({"epoch": [0, 1], "val_acc": [0.7, 0.9]}))
+    >>> best = best_trial([a, b], "val_acc", "max")
+    >>> best.record.trial_id, best.epoch, best.value
+    ('a', 0, 0.9)
+    """
+    best: BestTrial | None = None
+    for record in records:
+        epoch, value = best_of(record.reports, metric, mode)
+        if epoch is None:
+            continue
+        if best is None or _is_better(value, best.value, mode):
+            best = BestTrial(record, epoch, value)
+    return best
+
+
 def select_best_trial(records: Sequence[TrialRecord], metric: str, mode: str) -> TrialRecord:
-    """The trial with the best value of ``metric`` over all its epochs.
+    """The trial with the best value of ``metric`` over all its epochs (see :func:`best_trial`).
 
     Epochs that a trial reported before it failed count, unless every trial failed.
 
@@ -154,17 +200,10 @@ def select_best_trial(records: Sequence[TrialRecord], metric: str, mode: str) ->
     """
     if records and all(record.status == ERROR for record in records):
         raise SearchError(_no_result_message(records, metric))
-    best: TrialRecord | None = None
-    best_value = math.nan
-    for record in records:
-        _, value = best_of(record.reports, metric, mode)
-        if math.isnan(value):
-            continue
-        if best is None or _is_better(value, best_value, mode):
-            best, best_value = record, value
+    best = best_trial(records, metric, mode)
     if best is None:
         raise SearchError(_no_result_message(records, metric))
-    return best
+    return best.record
 
 
 def _no_result_message(records: Sequence[TrialRecord], metric: str) -> str:
@@ -247,6 +286,21 @@ def stopped_early(record: TrialRecord) -> bool:
     return len(frame) < int(planned)
 
 
+def outcome(record: TrialRecord) -> str:
+    """How the trial ended: :data:`DONE`, :data:`STOPPED` (by the scheduler) or :data:`FAILED`.
+
+    A trial that has not finished gets Tune's status in lower case (``running``, ``pending``).
+
+    >>> outcome(TrialRecord("a", ERROR, {})), outcome(TrialRecord("b", "RUNNING", {}))
+    ('error', 'running')
+    """
+    if record.status == ERROR:
+        return FAILED
+    if record.status == TERMINATED:
+        return STOPPED if stopped_early(record) else DONE
+    return record.status.lower()
+
+
 def _finished_at(record: TrialRecord) -> float:
     frame = record.reports
     for column in (EPOCH_ENDED_AT, "timestamp"):
@@ -265,12 +319,13 @@ def completion_orders(records: Sequence[TrialRecord]) -> dict[str, int]:
 
 def trials_table(
     records: Sequence[TrialRecord], searched: Sequence[str], metric: str, mode: str
-) -> pd.DataFrame:
+) -> TrialsTable:
     """One row per trial: id, status, searched config values, metric best/last, epochs, ...
 
-    Columns: ``trial_id``, ``status``, ``config/<param>`` per searched parameter, then
-    ``metric_best``, ``metric_last``, ``best_epoch``, ``epochs``, ``stopped_early``, ``error``,
-    ``training_time_s``, ``completion_order``.
+    Columns: ``trial_id``, ``status`` (:func:`outcome`), ``config/<param>`` per searched
+    parameter, then ``metric_best``, ``metric_last``, ``best_epoch``, ``epochs``,
+    ``stopped_early``, ``error``, ``training_time_s``, ``completion_order``. A DataFrame that
+    prints short (:class:`~pytorch_hyperlight.results.trials_table.TrialsTable`).
     """
     orders = completion_orders(records)
     rows = []
@@ -279,7 +334,7 @@ def trials_table(
         best_epoch, best_value = best_of(record.reports, metric, mode)
         values = metric_by_epoch(record.reports, metric)
         training_time = _last(record.reports, TRAINING_TIME)
-        row: dict[str, Any] = {"trial_id": record.trial_id, "status": record.status}
+        row: dict[str, Any] = {"trial_id": record.trial_id, "status": outcome(record)}
         row.update({f"config/{name}": flat.get(name) for name in searched})
         row.update(
             {
@@ -300,7 +355,7 @@ def trials_table(
     table["completion_order"] = table["completion_order"].astype("Int64")
     table["epochs"] = table["epochs"].astype("int64")
     table["stopped_early"] = table["stopped_early"].astype(bool)
-    return table
+    return as_trials_table(table, metric=metric, mode=mode)
 
 
 def trial_metrics_table(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -68,8 +68,9 @@ def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: b
             header=(
                 f"{'resuming ' if resume else ''}search {context.run_name}: {plan.n_trials} trials, "
                 f"{settings.searcher} + {settings.scheduler}, {concurrency} at a time, optimising "
-                f"{plan.metric} ({settings.metric_opt_mode}); results in {context.run_dir}"
+                f"{plan.metric} ({settings.metric_opt_mode})\nresults in {context.run_dir}"
             ),
+            concurrency=concurrency,
         )
         trainable = make_trainable(
             plan.spec,
@@ -158,6 +159,7 @@ def run_hyper_opt(
         SearchError: every trial failed (the first traceback is in the message).
         KeyboardInterrupt: the search was interrupted; it can be continued with ``resume``.
     """
+    from pytorch_hyperlight.metrics.plotting import run_title
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 
     created = _dt.datetime.now().isoformat(timespec="seconds")
@@ -190,7 +192,8 @@ def run_hyper_opt(
 
     description = describe_search_space(search_space)
     metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
-    _save_plots(metrics, trials, histories, description, plan.metric, mode, run_dir)
+    title = run_title(context.run_name, plan.metric, best_epoch, best_value, trial_id=best.trial_id)
+    _save_plots(metrics, title, trials, histories, description, plan.metric, mode, run_dir)
     trial_metrics = {trial_id: TrialMetrics(frame) for trial_id, frame in histories.items()}
     run_dirs.write_json_atomic(
         run_dir / run_dirs.RUN_FILE,
@@ -222,6 +225,7 @@ def run_hyper_opt(
             best_value,
             best_epoch,
             evaluation.rows,
+            trials,
             run_dir,
             time.monotonic() - started,
         )
@@ -303,6 +307,7 @@ def _evaluate(
 
 def _save_plots(
     metrics: Any,
+    title: str,
     trials: pd.DataFrame,
     histories: Mapping[str, pd.DataFrame],
     description: Mapping[str, Any],
@@ -310,12 +315,27 @@ def _save_plots(
     mode: str,
     run_dir: Path,
 ) -> None:
+    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
     from pytorch_hyperlight.results.analysis import save_search_plots
 
-    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, metrics.plot())
+    figure = plot_trial_metrics(metrics, title=title)
+    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     trial_metrics = {k: TrialMetrics(v) for k, v in histories.items() if not v.empty}
     save_search_plots(run_dir, trials, trial_metrics, description, metric, mode)
+
+
+def outcome_counts(statuses: pd.Series) -> str:
+    """``"10 trials: 6 done, 4 stopped"`` from the trials table's ``status`` column.
+
+    >>> outcome_counts(pd.Series(["done", "stopped", "done", "error"]))
+    '4 trials: 2 done, 1 stopped, 1 error'
+    """
+    counts = statuses.value_counts(sort=False)
+    order = [search_results.DONE, search_results.STOPPED, search_results.FAILED]
+    order += sorted(str(status) for status in counts.index if status not in order)
+    shown = ", ".join(f"{counts[status]} {status}" for status in order if status in counts)
+    return f"{len(statuses)} trial{'s' if len(statuses) != 1 else ''}: {shown}"
 
 
 def _print_summary(
@@ -324,14 +344,18 @@ def _print_summary(
     value: float,
     epoch: int | None,
     rows: pd.DataFrame,
+    trials: pd.DataFrame,
     run_dir: Path,
     elapsed: float,
 ) -> None:
+    """The one closing message: the best trial, its re-validation and test, time and counts."""
     from pytorch_hyperlight.metrics.console import format_stage_rows, format_value
 
     parts = format_stage_rows(rows)
     print(
         f"best trial {trial_id}: {metric}={format_value(value)} at epoch {epoch}; its best "
-        f"checkpoint re-validated and tested:\n" + "\n".join(parts) + f"\n"
-        f"search done in {elapsed:.1f} s; results in {run_dir}"
+        f"checkpoint re-validated and tested:\n" + "\n".join(parts) + "\n"
+        f"search done in {elapsed:.1f} s ({outcome_counts(trials['status'])})\n"
+        f"results in {run_dir}",
+        flush=True,
     )

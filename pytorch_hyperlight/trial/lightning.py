@@ -84,6 +84,10 @@ class LightningNamespace:
     def CSVLogger(self) -> type:
         return self.module.loggers.CSVLogger
 
+    @property
+    def ProgressBar(self) -> type:
+        return self.module.callbacks.ProgressBar
+
     def bind(self, mixin: type, base: type | None = None) -> type:
         """``mixin`` combined with this namespace's ``Callback`` (or ``base``), cached per pair.
 

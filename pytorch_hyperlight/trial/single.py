@@ -43,7 +43,7 @@ from pytorch_hyperlight.trial.fit import (
     require_checkpoint,
 )
 from pytorch_hyperlight.trial.hparam_reads import report_unread_keys
-from pytorch_hyperlight.trial.lightning import accelerator_options
+from pytorch_hyperlight.trial.lightning import accelerator_options, namespace_of
 
 RUN_FORMAT_VERSION = 1
 
@@ -100,6 +100,7 @@ def run_single_trial(
             fitted = fit_trial(
                 spec,
                 checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
+                extra_callbacks=_progress_bar(lmodule_class, settings.verbose, user_callbacks),
                 user_callbacks=user_callbacks,
                 loggers=[*context.fresh_loggers(), *wandb_loggers],
                 epoch_display=display,
@@ -145,7 +146,6 @@ def _wandb_loggers(
         yield []
         return
     from pytorch_hyperlight.integrations import wandb
-    from pytorch_hyperlight.trial.lightning import namespace_of
 
     options = wandb.wandb_options(
         context.experiment_id, context.run_name, context.run_dir, settings.verbose
@@ -153,6 +153,17 @@ def _wandb_loggers(
     wandb.warn_if_offline(options)
     with wandb.wandb_loggers(namespace_of(lmodule_class), options, context.run_name) as loggers:
         yield loggers
+
+
+def _progress_bar(lmodule_class: type, verbose: int, user_callbacks: list[Any]) -> list[Any]:
+    """The batch progress bar within each epoch, unless not shown or the user brings their own."""
+    from pytorch_hyperlight.trial.progress_bar import make_progress_bar
+
+    namespace = namespace_of(lmodule_class)
+    if any(isinstance(callback, namespace.ProgressBar) for callback in user_callbacks):
+        return []
+    bar = make_progress_bar(namespace, verbose)
+    return [] if bar is None else [bar]
 
 
 def _trial_metrics(fitted: FitOutcome, evaluation_rows: Any) -> Any:
@@ -189,9 +200,14 @@ def _save(
     metrics_last: Any,
 ) -> None:
     """Write metrics.csv, metrics.png and run.json (each atomically) into the run directory."""
+    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics, run_title
+
     run_dir = Path(context.run_dir)
     metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
-    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, metrics.plot())
+    best_value = _best_metric_value(fitted, metric)
+    title = run_title(context.run_name, metric, fitted.best_epoch, best_value)
+    figure = plot_trial_metrics(metrics, title=title)
+    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     best_path = fitted.best_checkpoint_path
     relative = os.path.relpath(best_path, run_dir) if best_path else None
     run_dirs.write_json_atomic(
@@ -211,7 +227,7 @@ def _save(
             "monitor": spec.monitor,
             "mode": spec.settings.metric_opt_mode,
             "best_epoch": fitted.best_epoch,
-            "best_metric_value": _json_number(_best_metric_value(fitted, metric)),
+            "best_metric_value": _json_number(best_value),
             "best_checkpoint_path": relative,
             "metrics_last": {
                 str(name): _json_number(float(value)) for name, value in metrics_last.items()

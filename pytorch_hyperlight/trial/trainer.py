@@ -104,7 +104,12 @@ def build_trainer(
     options = fit_options(spec)
     if dry_run:
         options.update(DRY_RUN_OPTIONS)
-        callbacks = [cb for cb in callbacks if not isinstance(cb, namespace.Checkpoint)]
+        # checkpoints write files and progress bars only display: neither changes a training step
+        skipped = (namespace.Checkpoint, namespace.ProgressBar)
+        callbacks = [cb for cb in callbacks if not isinstance(cb, skipped)]
+    elif any(isinstance(cb, namespace.ProgressBar) for cb in callbacks):
+        # Lightning refuses a progress bar callback when told to show no progress bar.
+        options["enable_progress_bar"] = True
     return namespace.Trainer(
         **options,
         callbacks=list(callbacks),
