@@ -37,6 +37,10 @@ from pytorch_hyperlight.results import run_dir as run_dirs
 _MODULE = "pytorch_hyperlight.results.report"  # as run with python -m (__name__ is __main__)
 _PACKAGES = ("pytorch-hyperlight", "torch", "lightning", "pytorch-lightning", "ray", "hyperopt")
 _STAGE_NAMES = {"reval": "re-validation", "test": "test"}
+_FAILED_STATUS = (
+    "error",
+    "ERROR",
+)  # "ERROR": the word trials.csv used before 0.1.0 settled on "error"
 _TRIAL_HEADERS = {
     "trial_id": "trial",
     "best_epoch": "best epoch",
@@ -213,7 +217,7 @@ def _summary(run: Mapping[str, Any]) -> str:
         ("best epoch", run.get("best_epoch")),
     ]
     if run["kind"] == "search":
-        failed = int((run["trials"]["status"] == "ERROR").sum())
+        failed = int(run["trials"]["status"].isin(_FAILED_STATUS).sum())
         cards.append(("best trial", run.get("best_trial_id")))
         cards.append(("trials / failed", f"{len(run['trials'])} / {failed}"))
     test_metric = "test_" + str(run["metric"]).split("_", 1)[-1]  # val_f1 -> test_f1
@@ -292,7 +296,8 @@ def _trials(run: Mapping[str, Any]) -> str:
         "metric_last": f"last {run['metric']}",
     }
     headers = [renamed.get(c, c.removeprefix("config/")) for c in trials.columns]
-    best, failed = trials["trial_id"] == run.get("best_trial_id"), trials["status"] == "ERROR"
+    best = trials["trial_id"] == run.get("best_trial_id")
+    failed = trials["status"].isin(_FAILED_STATUS)
     classes = ["best" if b else "failed" if f else "" for b, f in zip(best, failed, strict=True)]
     rows = list(trials.itertuples(index=False))
     table = _table(headers, rows, row_classes=classes, sortable=True, table_id="trials-table")
