@@ -56,7 +56,7 @@ def nb():
 
     loaders_dict = configure_dataloaders(BATCH_SIZE)
 
-    display(loaders_dict)
+    # (the cell's bare `loaders_dict` line here shows nothing: it is not the cell's last line)
 
     batch = next(iter(loaders_dict["train_loader"]))
     assert len(batch[0]) > 0
