@@ -164,6 +164,7 @@ class TestHappyPathUsage:
         self.__touch_check_results(boring_mnist["loaders_dict"], best_result)
 
     @pytest.mark.ray
+    @pytest.mark.slow
     @pytest.mark.parametrize("is_test", [True, False])
     def test_touch_run_hyper_opt(self, boring_mnist, is_test, ray_cluster):
         phl_runner = boring_mnist["phl_runner"]

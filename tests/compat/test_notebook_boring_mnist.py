@@ -3,7 +3,7 @@
 The notebook trains a LeNet once, searches its hyper-parameters with Ray Tune, retrains the best
 configuration on all training data and compares the three runs. Here its cells run as its user runs
 them, with the notebook's ``FAST_DEV_RUN`` switch on (2 epochs, 2 samples): the module fixture runs
-cells 2-19 (data, model, configs, the Runner), then one test per section of the notebook, in the
+cells 4-19 (data, configs, callbacks, the Runner), then one test per section of the notebook, in the
 notebook's order, each marked with the cells it runs. A cell whose last line is an expression shows
 that value in the notebook; here ``display()`` prints it. Lines marked "port's check" are the
 notebook's narrative made into assertions; the notebook itself asserts only in cell 8.
@@ -267,6 +267,7 @@ def predict(model, test_loader):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_cells_31_to_39_search_hyper_parameters_and_show_predictions(nb, ray_cluster):
     runner, LMODULE_CLASS, N_CLASSES = nb["runner"], nb["LMODULE_CLASS"], nb["N_CLASSES"]
     TUNE_CONFIG, loaders_dict = nb["TUNE_CONFIG"], nb["loaders_dict"]
