@@ -255,7 +255,10 @@ def test_cells_40_to_50_retrain_on_all_training_data_and_compare(nb):
     # FT_CONFIG['max_epochs'] = 19
     # (the original's best_epoch was Lightning 1.2's checkpoint "epoch": the epochs trained up to
     # the best one, counting from 1; an epoch index counting from 0 makes this 1 too few, or 0)
-    FT_CONFIG["max_epochs"] = best_result["best_epoch"]
+    # modernised: Lightning 1.2 stored a checkpoint's epoch counted from 1, so the original's
+    # best_epoch was the number of epochs trained; Lightning 2 (and this library, like every epoch
+    # column) counts from 0, so the epochs to train are best_epoch + 1 (docs/migration.md).
+    FT_CONFIG["max_epochs"] = best_result["best_epoch"] + 1
 
     # [cell 42]
     full_train_result = runner.run_single_trial(
