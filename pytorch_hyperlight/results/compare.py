@@ -262,7 +262,21 @@ def show_metric_report(
     figure = plot_runs_comparison(merged, figsize=figsize)
     if display:
         _display(table, figure, footnote)
-    return {"table": table, "figure": figure, "directions": directions, "footnote": footnote}
+    return MetricReport(table=table, figure=figure, directions=directions, footnote=footnote)
+
+
+class MetricReport(dict[str, Any]):
+    """The comparison report's parts (``table``, ``figure``, ``directions``, ``footnote``).
+
+    It was shown already, so as the value of a notebook cell it shows nothing more (the original's
+    ``show_metric_report`` returned None there); in a terminal it prints one short line.
+    """
+
+    def _ipython_display_(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<metric report: {len(self['table'])} runs; keys {', '.join(self)}>"
 
 
 def format_table(table: pd.DataFrame, width: int | None = None) -> str:
