@@ -6,7 +6,10 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytorch_hyperlight.results.config_record import ConfigRecord
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class RunContext:
         is_debug: a fast smoke run: few epochs and few batches, everything else unchanged.
         pl_callbacks: the user's Lightning callbacks; use :meth:`fresh_callbacks` per training run.
         pl_loggers: the user's Lightning loggers; use :meth:`fresh_loggers` per training run.
+        config_record: the config the run came from (command line, hydra-zen), saved into the run
+            directory; None for runs started from Python dicts.
     """
 
     configure_dataloaders: Callable[..., Any]
@@ -30,6 +35,7 @@ class RunContext:
     is_debug: bool = False
     pl_callbacks: Sequence[Any] = field(default_factory=tuple)
     pl_loggers: Sequence[Any] = field(default_factory=tuple)
+    config_record: ConfigRecord | None = None
 
     def fresh_callbacks(self) -> list[Any]:
         """Deep copies of the user's callbacks, so no state leaks between runs or into the caller."""

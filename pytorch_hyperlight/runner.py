@@ -15,6 +15,7 @@ from typing import Any
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, RunDirError
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.config_record import ConfigRecord
 from pytorch_hyperlight.results.run_result import RunResult
 from pytorch_hyperlight.settings import Settings
 
@@ -80,6 +81,7 @@ class Runner:
         extra_config: SettingsLike = None,
         *,
         run_name: str | None = None,
+        config_record: ConfigRecord | None = None,
     ) -> dict[str, Any]:
         """Train one configuration, re-validate and test its best checkpoint.
 
@@ -90,6 +92,8 @@ class Runner:
             extra_config: a dict of settings keys (the seed's ``EXTRA_CONFIG``) or a
                 :class:`~pytorch_hyperlight.Settings`.
             run_name: explicit name of this run (must be unique within this Runner).
+            config_record: the config file the run came from, saved into the run directory (set
+                by the command line and ``pytorch_hyperlight.config.hyperlight_task``).
 
         Returns:
             A dict with ``lmodule_best``, ``best_epoch``, ``best_checkpoint_path``, ``trainer``,
@@ -100,7 +104,7 @@ class Runner:
 
         settings = Settings.from_any(extra_config)
         name = self._allocate_run_name("single-trial", lmodule_class, run_name)
-        context = self._context(name, settings)
+        context = self._context(name, settings, config_record=config_record)
         with _removed_if_left_empty(context.run_dir):
             # run_single_trial checks the config's type itself and copies it: pass it as given.
             result = RunResult(run_single_trial(lmodule_class, config, settings, context))  # type: ignore[arg-type]
@@ -115,6 +119,7 @@ class Runner:
         *,
         resume: bool | str | Path | None = None,
         run_name: str | None = None,
+        config_record: ConfigRecord | None = None,
     ) -> dict[str, Any]:
         """Search hyper-parameters with Ray Tune, then load, re-validate and test the best model.
 
@@ -127,6 +132,8 @@ class Runner:
             resume: a run directory of an interrupted search to continue, or True for this
                 experiment's latest search of this module class.
             run_name: explicit name of this run (must be unique within this Runner).
+            config_record: the config file the run came from, saved into the run directory and,
+                per trial, into each trial's directory (set by the command line).
 
         Returns:
             A dict with ``lmodule_best``, ``best_config``, ``best_epoch``, ``best_checkpoint_path``,
@@ -143,7 +150,9 @@ class Runner:
         settings = Settings.from_any(tune_config)
         name = self._allocate_run_name("hyper-opt", lmodule_class, run_name)
         resume_dir = self._resolve_resume(resume, lmodule_class, settings)
-        context = self._context(name, settings, existing_dir=resume_dir)
+        context = self._context(
+            name, settings, existing_dir=resume_dir, config_record=config_record
+        )
         with _removed_if_left_empty(context.run_dir):
             result = RunResult(
                 run_hyper_opt(
@@ -199,7 +208,11 @@ class Runner:
         return run_dirs.unique_run_name(base, self._runs)
 
     def _context(
-        self, run_name: str, settings: Settings, existing_dir: Path | None = None
+        self,
+        run_name: str,
+        settings: Settings,
+        existing_dir: Path | None = None,
+        config_record: ConfigRecord | None = None,
     ) -> RunContext:
         run_dir = existing_dir or run_dirs.create_run_dir(
             settings.results_dir, self._experiment_id, run_name
@@ -212,6 +225,7 @@ class Runner:
             is_debug=self._is_debug,
             pl_callbacks=self._pl_callbacks,
             pl_loggers=self._pl_loggers,
+            config_record=config_record,
         )
 
     def _resolve_resume(

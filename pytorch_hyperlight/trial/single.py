@@ -24,6 +24,7 @@ from typing import Any
 
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.config_record import save_config_record
 from pytorch_hyperlight.settings import Settings
 from pytorch_hyperlight.trial.building import check_config
 from pytorch_hyperlight.trial.callbacks import check_callbacks
@@ -80,6 +81,7 @@ def run_single_trial(
     )
     report = dry_run(spec, loaders=loaders)
     spec = dataclasses.replace(spec, monitor=report.monitor)
+    save_config_record(context.run_dir, context.config_record)
 
     display = make_epoch_display(settings.verbose)
     try:
