@@ -68,13 +68,24 @@ def compose(config_name: str, overrides: Sequence[str] = ()) -> Any:
     try:
         return hydra_compose(config_name=ROOT_CONFIG, overrides=list(overrides))
     except yaml.YAMLError as error:
-        raise ConfigError(f"Bad YAML in a config file: {error}") from None
+        raise ConfigError(_yaml_message(error)) from None
     except MissingConfigException as error:
         raise ConfigError(_missing_config_message(error, config_name)) from None
     except ConfigCompositionException as error:
         raise ConfigError(_composition_message(error)) from None
     except HydraException as error:
         raise ConfigError(f"Hydra could not compose the config: {error}") from None
+
+
+def _yaml_message(error: Any) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return f"Bad YAML in a config file: {error}"
+    return (
+        f"Bad YAML in {mark.name}, line {mark.line + 1}, column {mark.column + 1}: {problem}. "
+        "(Indentation nests keys; a value with ': ' or '#' needs quotes.)"
+    )
 
 
 def _missing_config_message(error: Any, config_name: str) -> str:
@@ -88,7 +99,8 @@ def _missing_config_message(error: Any, config_name: str) -> str:
     missing = str(getattr(error, "missing_cfg_file", "") or "")
     options = [str(option) for option in getattr(error, "options", None) or []]
     hint = did_you_mean(missing.rsplit("/", 1)[-1], options) if missing and options else ""
-    return text.replace("\n\n", "\n") + hint
+    first, _, rest = text.replace("\n\n", "\n").partition("\n")
+    return f"{first}{hint}\n{rest}".strip()
 
 
 def _composition_message(error: Any) -> str:

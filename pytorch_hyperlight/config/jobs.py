@@ -132,8 +132,11 @@ def reject_sweeps_for_run(overrides: Sequence[str]) -> None:
 def plan_run(overrides: Sequence[str], source: Source) -> tuple[ConfigJob, ConfigRecord]:
     """The job and record of one trial from a config directory (inside its session)."""
     reject_sweeps_for_run(overrides)
+    from pytorch_hyperlight.trial.building import check_config
+
     config = composing.resolve(composing.compose(source.config_name, overrides))
     job = job_from_config(config)
+    check_config(job.lmodule_class, job.module_config)
     return job, _record(config, overrides, source)
 
 

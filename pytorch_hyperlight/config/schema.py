@@ -256,6 +256,11 @@ def job_from_config(config: Mapping[str, Any]) -> ConfigJob:
     data = _node(config, DATA, "data: {_target_: my_package.configure_dataloaders, batch_size: 64}")
     trainer = {**framework_defaults()[TRAINER], **dict(config.get(TRAINER) or {})}
     _check_keys(trainer, list(TRAINER_KEYS), TRAINER)
+    if trainer["max_epochs"] == MISSING:
+        raise ConfigError(
+            "trainer.max_epochs has no value: set it in a config file or on the command line "
+            "(trainer.max_epochs=10)."
+        )
     _check_meta_keys(model, MODEL)
     _check_meta_keys(data, DATA)
     lmodule_class = locate(model.pop(TARGET, None), where=f"{MODEL}.{TARGET}")

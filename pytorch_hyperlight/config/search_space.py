@@ -24,6 +24,7 @@ from pytorch_hyperlight.config.schema import SEARCH, ConfigJob, job_from_config,
 from pytorch_hyperlight.config.sweeps import domain_of, representative_values
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.search.space import VARIANT_KEY, VARIANTS_KEY
+from pytorch_hyperlight.trial.building import check_config
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,14 @@ def build_search(
     jobs: dict[str, ConfigJob] = {}
     for name, config in variants.items():
         where = f"the config with {name}" if name else "the config"
-        plain[name] = _check_no_dependents(config, value_sweeps, where)
-        jobs[name] = job_from_config(plain[name])
+        try:
+            plain[name] = _check_no_dependents(config, value_sweeps, where)
+            jobs[name] = job_from_config(plain[name])
+            check_config(jobs[name].lmodule_class, jobs[name].module_config)
+        except ConfigError as error:
+            if not name:
+                raise
+            raise ConfigError(f"With the swept option {name}: {error}") from None
     _check_same(jobs)
     configs = {name: job.module_config for name, job in jobs.items()}
     first = next(iter(configs.values()))
