@@ -14,7 +14,10 @@ a config directory; see the user guide page "Config files, command line and Hydr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytorch_hyperlight.config.task import hyperlight_task, make_experiment_config, run_config
 
 __all__ = ["hyperlight_task", "make_experiment_config", "run_config"]
 

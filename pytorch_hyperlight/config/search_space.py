@@ -177,31 +177,11 @@ def build_search(
                 raise
             raise ConfigError(f"With the swept option {name}: {error}") from None
     _check_same(jobs)
-    configs = {name: job.module_config for name, job in jobs.items()}
-    first = next(iter(configs.values()))
-    differing = sorted(
-        {key for config in configs.values() for key in config}
-        - {
-            key
-            for key in first
-            if all(c.get(key, _MISSING) == first[key] for c in configs.values())
-        }
+    space = runner_space(
+        {name: job.module_config for name, job in jobs.items()},
+        {key: (path, domains[key]) for key, path in searched.items()},
+        grid_variants=grid_variants,
     )
-    space = {key: copy.deepcopy(value) for key, value in first.items() if key not in differing}
-    for path in searched.values():
-        if path[0] in differing:
-            space.setdefault(path[0], {})
-    for key, path in searched.items():
-        _assign(space, path, domains[key])
-    if len(configs) > 1:
-        from ray import tune
-
-        names = list(configs)
-        space[VARIANT_KEY] = tune.grid_search(names) if grid_variants else tune.choice(names)
-        space[VARIANTS_KEY] = {
-            name: {key: copy.deepcopy(config[key]) for key in differing if key in config}
-            for name, config in configs.items()
-        }
     first_name = next(iter(plain))
     saved = _as_composed(variants[first_name], plain[first_name], searched)
     saved[SEARCH] = {"params": dict(sweep_texts)}
@@ -216,6 +196,41 @@ def build_search(
 
 
 _MISSING = object()
+
+
+def runner_space(
+    configs: Mapping[str, Mapping[str, Any]],
+    domains: Mapping[str, tuple[tuple[str, ...], Any]],
+    *,
+    grid_variants: bool = True,
+) -> dict[str, Any]:
+    """The Runner's search space from each option's module config and the searched domains.
+
+    Keys equal in every option stay plain; keys that differ go into the variants; each domain
+    replaces the value at its path (a partial dict under a key that differs, merged per trial).
+
+    >>> runner_space({"": {"lr": 0.1, "max_epochs": 3}}, {"model.lr": (("lr",), "<domain>")})
+    {'lr': '<domain>', 'max_epochs': 3}
+    """
+    first = next(iter(configs.values()))
+    same = {k for k in first if all(c.get(k, _MISSING) == first[k] for c in configs.values())}
+    differing = sorted({key for config in configs.values() for key in config} - same)
+    space = {key: copy.deepcopy(value) for key, value in first.items() if key not in differing}
+    for path, _ in domains.values():
+        if path[0] in differing:
+            space.setdefault(path[0], {})
+    for path, domain in domains.values():
+        _assign(space, path, domain)
+    if len(configs) > 1:
+        from ray import tune
+
+        names = list(configs)
+        space[VARIANT_KEY] = tune.grid_search(names) if grid_variants else tune.choice(names)
+        space[VARIANTS_KEY] = {
+            name: {key: copy.deepcopy(config[key]) for key in differing if key in config}
+            for name, config in configs.items()
+        }
+    return space
 
 
 def _as_composed(
