@@ -337,6 +337,12 @@ def module_path(key: str) -> tuple[str, ...]:
     """
     parts = key.lstrip("+").split(".")
     root = parts[0]
+    if len(parts) == 1:
+        raise ConfigError(
+            f"{key} cannot be searched: {root!r} is not a config group of this config directory "
+            f"(a sweep over a group such as {root}=a,b needs its options as files: {root}/a.yaml, "
+            f"{root}/b.yaml). To search a value, name it: {root}.<key>=..."
+        )
     if root == MODEL and len(parts) > 1 and parts[1] != TARGET:
         return tuple(parts[1:])
     if parts == [DATA, "batch_size"]:

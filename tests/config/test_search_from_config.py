@@ -190,3 +190,20 @@ def test_under_multirun_the_search_space_comes_from_search_params() -> None:
     search, _ = searched(["+search=mlp_width", "hyperlight.seed=2"], outer_loop=True)
     assert set(search.searched) == {"model.lr", "model.net.n_hidden", "data.batch_size"}
     assert search.job.settings.seed == 2
+
+
+def test_a_group_sweep_without_the_group_says_what_a_group_needs(tmp_path: Path) -> None:
+    config_dir = write_config_dir(
+        tmp_path,
+        {
+            "config.yaml": """
+            model: {_target_: tests.models.TinyDigits, lr: 0.05}
+            data: {_target_: examples.digits.configure_dataloaders, batch_size: 256}
+            trainer: {max_epochs: 1}
+            """,
+        },
+    )
+    with pytest.raises(
+        ConfigError, match=r"'model' is not a config group of this config directory"
+    ):
+        searched(["model=mlp,cnn"], config_dir)
