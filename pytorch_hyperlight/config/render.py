@@ -14,19 +14,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pytorch_hyperlight.config.schema import HYPERLIGHT, framework_descriptions
+from pytorch_hyperlight.results.config_record import to_yaml
 
 
 def _scalar(value: Any) -> str:
-    import yaml
-
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    text = to_yaml(value, default_flow_style=True, width=10_000).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()
 
 
 def config_yaml(config: Mapping[str, Any]) -> str:
     """The config as YAML; each ``hyperlight`` key is followed by its description as a comment."""
-    import yaml
-
     from pytorch_hyperlight.config.compose import in_root_order
 
     descriptions = framework_descriptions()
@@ -42,7 +39,7 @@ def config_yaml(config: Mapping[str, Any]) -> str:
                 help_text = descriptions.get(full_key, (None, ""))[1]
                 lines.append(f"{text.ljust(width)}  # {help_text}" if help_text else text)
             continue
-        dumped = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False)
+        dumped = to_yaml({key: value})
         lines.extend(dumped.rstrip("\n").splitlines())
     return "\n".join(lines)
 

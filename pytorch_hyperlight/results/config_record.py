@@ -129,10 +129,24 @@ def _versions() -> dict[str, str | None]:
     return versions
 
 
-def _yaml(data: Any) -> str:
+def to_yaml(data: Any, **options: Any) -> str:
+    """YAML of plain data; any other value (a ``Path``, an enum member) is written as its ``str``.
+
+    >>> from pathlib import PurePosixPath
+    >>> print(to_yaml({"root": PurePosixPath("/data"), "n": [1, 2]}), end="")
+    root: /data
+    n:
+    - 1
+    - 2
+    """
     import yaml
 
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_multi_representer(object, lambda dumper, value: dumper.represent_str(str(value)))
+    settings = {"sort_keys": False, "default_flow_style": False, "allow_unicode": True, **options}
+    return yaml.dump(data, Dumper=Dumper, **settings)
 
 
 def save_config_record(
@@ -155,11 +169,11 @@ def save_config_record(
         for trial_id, params in trials.items():
             trial_dir = run_dir / run_dirs.TUNE_DIR / f"trial_{trial_id}"
             if trial_dir.is_dir():
-                text = _yaml(trial_config(record, params))
+                text = to_yaml(trial_config(record, params))
                 run_dirs.write_text_atomic(trial_dir / CONFIG_FILE, text)
         return
-    run_dirs.write_text_atomic(run_dir / CONFIG_FILE, _yaml(dict(record.config)))
-    run_dirs.write_text_atomic(run_dir / OVERRIDES_FILE, _yaml(list(record.overrides)))
+    run_dirs.write_text_atomic(run_dir / CONFIG_FILE, to_yaml(dict(record.config)))
+    run_dirs.write_text_atomic(run_dir / OVERRIDES_FILE, to_yaml(list(record.overrides)))
     run_dirs.write_json_atomic(
         run_dir / COMMAND_FILE,
         {
