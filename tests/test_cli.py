@@ -168,3 +168,24 @@ def test_a_usage_error_exits_2_with_the_usage(capsys: pytest.CaptureFixture[str]
     assert cli.main(["fit", "--config-dir", CONF]) == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: hyperlight {run,tune,show}") and "unknown command 'fit'" in err
+
+
+def _readme_commands() -> list[list[str]]:
+    import shlex
+
+    section = (ROOT / "README.md").read_text().split("## Config files and the command line", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(line.split("#", 1)[0]) for line in block.splitlines() if line.strip()]
+
+
+def test_the_readmes_commands_compose_and_plan(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the README's paths are relative to the repository root
+    commands = _readme_commands()
+    assert {command[1] for command in commands} == {"run", "tune", "show"}
+    for command in commands:
+        assert command[0] == "hyperlight"
+        # `show` plans exactly what `run` and `tune` would (every check), without running.
+        assert cli.main(["show", *command[2:]]) == 0, capsys.readouterr().err
+    assert "Search space" in capsys.readouterr().out
