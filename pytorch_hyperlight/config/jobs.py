@@ -20,7 +20,7 @@ from pytorch_hyperlight.config.schema import SEARCH, ConfigJob, job_from_config
 from pytorch_hyperlight.config.search_space import (
     ConfigSearch,
     build_search,
-    sweep_key,
+    override_key,
     variant_names,
 )
 from pytorch_hyperlight.config.sweeps import parse_overrides
@@ -71,7 +71,7 @@ class SortedOverrides:
 
     def add(self, text: str, override: Any, groups: Any) -> None:
         """Add one parsed override (replacing any earlier one of the same key)."""
-        key = sweep_key(override).lstrip("+")
+        key = override_key(override).lstrip("+")
         for collection in (self.plain_by_key, self.value_sweeps, self.group_sweeps, self.texts):
             collection.pop(key, None)
         if not override.is_sweep_override():
@@ -99,6 +99,8 @@ def expand_multirun(overrides: Sequence[str]) -> list[list[str]]:
     Raises:
         ConfigError: an interval (it cannot be enumerated; search it with ``tune``).
     """
+    from hydra.core.override_parser.types import ValueType
+
     parsed = parse_overrides(overrides)
     choices: list[list[str]] = []
     for text, override in zip(overrides, parsed):
@@ -110,8 +112,8 @@ def expand_multirun(overrides: Sequence[str]) -> list[list[str]]:
                 f"--multirun cannot enumerate {text} (an interval). Search it with `hyperlight "
                 "tune`: under --multirun, put it in the config's search.params."
             )
-        if override.config_loader is None:
-            override.config_loader = config_loader()
+        if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+            override.config_loader = config_loader()  # a glob lists the group's options
         values = list(override.sweep_string_iterator())
         choices.append([f"{override.get_key_element()}={value}" for value in values])
     return [list(combo) for combo in itertools.product(*choices)]
@@ -181,11 +183,11 @@ def plan_search(
             "'model.lr=tag(log, interval(1e-4, 1e-1))' data.batch_size=32,64) or a search.params "
             "block in the config (e.g. +search=<your search config>). `run` trains one config."
         )
+    group_sweeps = list(merged.group_sweeps.values())
     variants = {
         name: composing.compose(source.config_name, merged.plain + options)
-        for name, options in variant_names(list(merged.group_sweeps.values()))
+        for name, options in variant_names(group_sweeps)
     }
-    group_sweeps = list(merged.group_sweeps.values())
     grid = all(getattr(o.value(), "simple_form", False) for o in group_sweeps)
     search = build_search(
         variants, list(merged.value_sweeps.values()), sweep_texts=merged.texts, grid_variants=grid

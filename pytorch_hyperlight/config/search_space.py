@@ -48,8 +48,8 @@ class ConfigSearch:
     config: dict[str, Any]
 
 
-def sweep_key(override: Any) -> str:
-    """The config key a sweep sets, with its ``+`` if it adds one (``"+model.extra"``)."""
+def override_key(override: Any) -> str:
+    """The config key (or group) an override sets, with its ``+`` if it adds one (``"+model.x"``)."""
     return str(override.get_key_element()).removeprefix("++").removeprefix("~")
 
 
@@ -82,7 +82,7 @@ def _check_no_dependents(config: Any, sweeps: Sequence[Any], where: str) -> dict
     first = [(o, representative_values(o)[0]) for o in sweeps]
     base = composing.resolve(composing.set_values(config, first), where=where)
     base_leaves = _leaves(base)
-    searched = {sweep_key(o).lstrip("+") for o in sweeps}
+    searched = {override_key(o).lstrip("+") for o in sweeps}
     for index, override in enumerate(sweeps):
         low, high = representative_values(override)
         if low == high:
@@ -99,7 +99,7 @@ def _check_no_dependents(config: Any, sweeps: Sequence[Any], where: str) -> dict
         )
         if followers:
             raise ConfigError(
-                f"{', '.join(followers)} follows the searched {sweep_key(override)} (an "
+                f"{', '.join(followers)} follows the searched {override_key(override)} (an "
                 "interpolation ${...}) in " + where + ". A search sets the searched values per "
                 "trial but does not re-resolve interpolations, so it would keep its composed value. "
                 "Search it too, or compute it inside the module from the searched value."
@@ -162,8 +162,8 @@ def build_search(
     Raises:
         ConfigError: see the module docs.
     """
-    searched = {sweep_key(o).lstrip("+"): module_path(sweep_key(o)) for o in value_sweeps}
-    domains = {sweep_key(o).lstrip("+"): domain_of(o) for o in value_sweeps}
+    searched = {override_key(o).lstrip("+"): module_path(override_key(o)) for o in value_sweeps}
+    domains = {override_key(o).lstrip("+"): domain_of(o) for o in value_sweeps}
     plain: dict[str, dict[str, Any]] = {}
     jobs: dict[str, ConfigJob] = {}
     for name, config in variants.items():
