@@ -6,7 +6,10 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytorch_hyperlight.results.config_record import ConfigRecord
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class RunContext:
         pl_loggers: the user's Lightning loggers; use :meth:`fresh_loggers` per training run (or
             :meth:`logger_specs` to send them to Ray workers).
         log2wandb: also log to Weights & Biases (:mod:`pytorch_hyperlight.integrations.wandb`).
+        config_record: the config the run came from (command line, hydra-zen), saved into the run
+            directory; None for runs started from Python dicts.
     """
 
     configure_dataloaders: Callable[..., Any]
@@ -33,6 +38,7 @@ class RunContext:
     pl_callbacks: Sequence[Any] = field(default_factory=tuple)
     pl_loggers: Sequence[Any] = field(default_factory=tuple)
     log2wandb: bool = False
+    config_record: ConfigRecord | None = None
 
     def fresh_callbacks(self) -> list[Any]:
         """Deep copies of the user's callbacks, so no state leaks between runs or into the caller."""

@@ -15,6 +15,7 @@ from typing import Any
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, RunDirError
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.config_record import ConfigRecord
 from pytorch_hyperlight.results.run_result import RunResult
 from pytorch_hyperlight.settings import Settings
 
@@ -85,6 +86,7 @@ class Runner:
         *,
         run_name: str | None = None,
         extra_run_name_prefix: str = "",
+        config_record: ConfigRecord | None = None,
     ) -> dict[str, Any]:
         """Train one configuration, re-validate and test its best checkpoint.
 
@@ -98,6 +100,8 @@ class Runner:
                 ``single-trial-<ClassName>``, then ``...@2``, ``...@3`` for repeats.
             extra_run_name_prefix: put in front of the default name (the original's
                 ``extra_run_name_prefix="full-train-"``); cannot be combined with ``run_name``.
+            config_record: the config file the run came from, saved into the run directory (set
+                by the command line and ``pytorch_hyperlight.config.hyperlight_task``).
 
         Returns:
             A dict with ``lmodule_best``, ``best_epoch``, ``best_checkpoint_path``, ``trainer``,
@@ -110,7 +114,7 @@ class Runner:
         name = self._allocate_run_name(
             "single-trial", lmodule_class, run_name, extra_run_name_prefix
         )
-        context = self._context(name, settings)
+        context = self._context(name, settings, config_record=config_record)
         with _removed_if_left_empty(context.run_dir):
             # run_single_trial checks the config's type itself and copies it: pass it as given.
             result = RunResult(run_single_trial(lmodule_class, config, settings, context))  # type: ignore[arg-type]
@@ -126,6 +130,7 @@ class Runner:
         resume: bool | str | Path | None = None,
         run_name: str | None = None,
         extra_run_name_prefix: str = "",
+        config_record: ConfigRecord | None = None,
     ) -> dict[str, Any]:
         """Search hyper-parameters with Ray Tune, then load, re-validate and test the best model.
 
@@ -141,6 +146,8 @@ class Runner:
                 ``hyper-opt-<ClassName>``, then ``...@2``, ``...@3`` for repeats.
             extra_run_name_prefix: put in front of the default name; cannot be combined with
                 ``run_name``.
+            config_record: the config file the run came from, saved into the run directory and,
+                per trial, into each trial's directory (set by the command line).
 
         Returns:
             A dict with ``lmodule_best``, ``best_config``, ``best_epoch``, ``best_checkpoint_path``,
@@ -158,7 +165,9 @@ class Runner:
         settings = Settings.from_any(tune_config)
         name = self._allocate_run_name("hyper-opt", lmodule_class, run_name, extra_run_name_prefix)
         resume_dir = self._resolve_resume(resume, lmodule_class, settings, extra_run_name_prefix)
-        context = self._context(name, settings, existing_dir=resume_dir)
+        context = self._context(
+            name, settings, existing_dir=resume_dir, config_record=config_record
+        )
         with _removed_if_left_empty(context.run_dir):
             result = RunResult(
                 run_hyper_opt(
@@ -265,7 +274,11 @@ class Runner:
         return extra_prefix + run_dirs.base_run_name(kind, class_name, self._run_name_prefix)
 
     def _context(
-        self, run_name: str, settings: Settings, existing_dir: Path | None = None
+        self,
+        run_name: str,
+        settings: Settings,
+        existing_dir: Path | None = None,
+        config_record: ConfigRecord | None = None,
     ) -> RunContext:
         run_dir = existing_dir or run_dirs.create_run_dir(
             settings.results_dir, self._experiment_id, run_name
@@ -279,6 +292,7 @@ class Runner:
             pl_callbacks=self._pl_callbacks,
             pl_loggers=self._pl_loggers,
             log2wandb=self._log2wandb,
+            config_record=config_record,
         )
 
     def _resolve_resume(

@@ -24,10 +24,15 @@ import pandas as pd
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, SearchError
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.config_record import save_config_record
 from pytorch_hyperlight.results.report import write_run_report
 from pytorch_hyperlight.search import results as search_results
 from pytorch_hyperlight.search.checks import SearchPlan, plan_search
-from pytorch_hyperlight.search.space import describe_search_space
+from pytorch_hyperlight.search.space import (
+    describe_search_space,
+    resolve_variant,
+    with_sweep_strings,
+)
 from pytorch_hyperlight.settings import Settings
 
 BEST_CHECKPOINT_FILE = "best.ckpt"
@@ -164,7 +169,9 @@ def run_hyper_opt(
 
     created = _dt.datetime.now().isoformat(timespec="seconds")
     started = time.monotonic()
+    search_space = with_sweep_strings(search_space)
     plan = plan_search(lmodule_class, search_space, settings, context)
+    save_config_record(context.run_dir, context.config_record)
     if settings.verbose >= 1:
         for note in plan.space.notes:
             print(f"note: {note}")
@@ -176,6 +183,7 @@ def run_hyper_opt(
     histories = {r.trial_id: search_results.history_frame(r.reports) for r in records}
     errors = search_results.errors_list(records)
     run_dir = context.run_dir
+    save_config_record(run_dir, context.config_record, {r.trial_id: r.config for r in records})
     _write_csv(trials, run_dir / run_dirs.TRIALS_FILE)
     _write_csv(search_results.trial_metrics_table(histories), run_dir / run_dirs.TRIAL_METRICS_FILE)
     run_dirs.write_json_atomic(run_dir / run_dirs.ERRORS_FILE, errors)
@@ -184,7 +192,7 @@ def run_hyper_opt(
     best_epoch, best_value = search_results.best_of(best.reports, plan.metric, mode)
     checkpoint_dir, _ = search_results.best_checkpoint(best, plan.metric, mode)
     checkpoint = _copy_checkpoint(Path(checkpoint_dir), run_dir)
-    best_config = {**best.config, **plan.constants}
+    best_config = resolve_variant({**best.config, **plan.constants})
     evaluation = _evaluate(plan, settings, best_config, checkpoint, best_epoch)
     frames = [histories[best.trial_id], evaluation.rows]
     metrics = TrialMetrics(pd.concat([f for f in frames if not f.empty], ignore_index=True))

@@ -26,6 +26,13 @@ from pytorch_hyperlight.errors import ConfigError
 #: Searchers and what they accept.
 SEARCHERS = ("hyperopt", "random", "grid")
 
+#: A searched choice between named variants of the config: the chosen variant's values are merged
+#: into the trial's config. The command line uses it for a sweep over a config group
+#: (``model=mlp,cnn``), whose options differ in several keys at once.
+VARIANT_KEY = "config_variant"
+#: The constant holding every variant's values by name (a dict of dicts).
+VARIANTS_KEY = "config_variants"
+
 
 @dataclass(frozen=True)
 class PreparedSpace:
@@ -201,6 +208,59 @@ def _grid_to_choice(space: dict[str, Any], grid_vars: list[tuple[tuple, Any]]) -
     return space
 
 
+def with_sweep_strings(space: Mapping[str, Any]) -> dict[str, Any]:
+    """The space with Hydra sweep strings turned into Ray Tune domains (the Python API's boundary).
+
+    A string is a sweep only when it opens with a sweep function (``choice(``, ``range(``,
+    ``interval(``, ``int(``, ``float(``, ``tag(``, ``shuffle(``); every other string, even one with
+    commas, stays a constant. See :mod:`pytorch_hyperlight.config.sweeps` for the mapping. Needs
+    hydra-core only when the space holds a sweep string.
+
+    >>> space = with_sweep_strings({"lr": "tag(log, interval(1e-4, 1e-1))", "act": "relu"})
+    >>> describe_search_space(space)["lr"], space["act"]
+    ({'type': 'loguniform', 'lower': 0.0001, 'upper': 0.1}, 'relu')
+    """
+    from pytorch_hyperlight.config.sweeps import has_sweep_strings, translate_sweep_strings
+
+    _check_mapping(space)
+    if not has_sweep_strings(space):
+        return dict(space)
+    return translate_sweep_strings(space)
+
+
+def _merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(dict(base))
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = _merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def resolve_variant(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's config with its chosen variant merged in (a new dict; a copy without variants).
+
+    The trial's own values win over the variant's; nested dicts are merged key by key.
+
+    >>> resolve_variant({"lr": 0.1, "net": {"width": 8}, "config_variant": "cnn",
+    ...                  "config_variants": {"mlp": {"net": {"kind": "mlp"}},
+    ...                                      "cnn": {"net": {"kind": "cnn", "width": 4}}}})
+    {'net': {'kind': 'cnn', 'width': 8}, 'lr': 0.1}
+    """
+    values = dict(config)
+    if VARIANT_KEY not in values:
+        return copy.deepcopy(values)
+    name = values.pop(VARIANT_KEY)
+    variants = values.pop(VARIANTS_KEY, None)
+    if not isinstance(variants, Mapping) or name not in variants:
+        known = sorted(variants) if isinstance(variants, Mapping) else []
+        raise ConfigError(
+            f"{VARIANT_KEY}={name!r} names no variant in {VARIANTS_KEY} (known: {known})."
+        )
+    return _merged(variants[name], values)
+
+
 def constants_of(space: Mapping[str, Any]) -> dict[str, Any]:
     """The top-level keys whose values hold no search domain (copied).
 
@@ -225,6 +285,9 @@ def default_epoch_upper_limit(space: Mapping[str, Any]) -> int:
     """
     from ray.tune.search.sample import Categorical, Domain, Integer, Quantized
 
+    if "max_epochs" not in space and isinstance(space.get(VARIANTS_KEY), Mapping):
+        variants = space[VARIANTS_KEY].values()
+        return max(default_epoch_upper_limit({**space, **variant}) for variant in variants)
     if "max_epochs" not in space:
         raise ConfigError(
             "search_space_config has no 'max_epochs': add it as a constant (e.g. 10) or a domain "
@@ -258,4 +321,4 @@ def sample_config(space: Mapping[str, Any], seed: int | None = 0) -> dict[str, A
 
     unresolved = {"config": copy.deepcopy(dict(space))}
     _, resolved = next(iter(generate_variants(unresolved, random_state=seed)))
-    return dict(resolved["config"])
+    return resolve_variant(resolved["config"])

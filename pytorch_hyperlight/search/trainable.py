@@ -28,6 +28,7 @@ from typing import Any
 
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.search import results as keys
+from pytorch_hyperlight.search.space import resolve_variant
 from pytorch_hyperlight.settings import Settings
 
 #: The Lightning checkpoint file inside each checkpoint Tune keeps.
@@ -173,7 +174,7 @@ def hyperlight_trial(
 
     torch.set_num_threads(trial_threads(spec.settings.cpu_per_trial))
     settings = trial_settings(spec.settings, torch.cuda.is_available())
-    trial_config = {**config, **copy.deepcopy(dict(constants or {}))}
+    trial_config = resolve_variant({**config, **copy.deepcopy(dict(constants or {}))})
     trial_spec = dataclasses.replace(spec, config=trial_config, settings=settings)
     reporter = namespace_of(spec.lmodule_class).bind(EpochReporter)(_metric_of(spec))
     callbacks = [copy.deepcopy(callback) for callback in user_callbacks]

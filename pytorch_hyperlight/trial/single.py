@@ -29,6 +29,7 @@ from typing import Any
 
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results.config_record import save_config_record
 from pytorch_hyperlight.results.report import write_run_report
 from pytorch_hyperlight.settings import Settings
 from pytorch_hyperlight.trial.building import check_config
@@ -93,6 +94,7 @@ def run_single_trial(
         config, report.read_keys, class_name=lmodule_class.__qualname__, stacklevel=4
     )
     spec = dataclasses.replace(spec, monitor=report.monitor)
+    save_config_record(context.run_dir, context.config_record)
 
     display = make_epoch_display(settings.verbose)
     try:
