@@ -366,13 +366,17 @@ def load_module_weights(
     Raises:
         RunDirError: the file is not a Lightning checkpoint, or its weights do not fit the module.
     """
-    import torch
 
     from pytorch_hyperlight.trial import building
+    from pytorch_hyperlight.trial.fit import load_checkpoint
 
-    # weights_only=False: a Lightning checkpoint also holds hyper-parameters and callback states,
-    # which the restricted unpickler rejects; the file comes from the user's own run directory.
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    try:
+        checkpoint = load_checkpoint(Path(checkpoint_path), written_by_this_run=False)
+    except (EOFError, RuntimeError) as error:  # a truncated or overwritten file
+        raise RunDirError(
+            f"{checkpoint_path} cannot be read as a checkpoint ({error}); it was changed after the "
+            "run. Restore it from a backup or re-run."
+        ) from error
     if not isinstance(checkpoint, Mapping) or "state_dict" not in checkpoint:
         raise RunDirError(f"{checkpoint_path} is not a Lightning checkpoint (no 'state_dict').")
     saved = checkpoint.get("hyper_parameters") or {}

@@ -38,6 +38,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pytorch_hyperlight.errors import ConfigError
+
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
 METRICS_PLOT_FILE = "metrics.png"
@@ -64,6 +66,15 @@ def default_results_dir(results_dir: str | os.PathLike[str] | None = None) -> Pa
     if from_env:
         return Path(from_env).expanduser()
     return Path.home() / "hyperlight_runs"
+
+
+def _results_dir_source(results_dir: str | os.PathLike[str] | None) -> str:
+    """Where the results directory came from, for error messages."""
+    if results_dir is not None:
+        return f"results_dir={str(results_dir)!r}"
+    if os.environ.get("HYPERLIGHT_RESULTS_DIR"):
+        return f"$HYPERLIGHT_RESULTS_DIR={os.environ['HYPERLIGHT_RESULTS_DIR']!r}"
+    return f"the default {str(default_results_dir(None))!r}"
 
 
 def base_run_name(kind: str, lmodule_class_name: str, prefix: str | None = None) -> str:
@@ -117,7 +128,14 @@ def create_run_dir(
     root = default_results_dir(results_dir) / safe_path_part(experiment_id or _DEFAULT_EXPERIMENT)
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     base = f"{safe_path_part(run_name)}_{stamp}"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"The results directory must be a writable directory, but {_results_dir_source(results_dir)} "
+            f"cannot hold run directories ({type(error).__name__}: {error.strerror or error}). "
+            "Set results_dir (or $HYPERLIGHT_RESULTS_DIR) to a directory you can write to."
+        ) from error
     for attempt in range(1, 1000):
         candidate = root / (base if attempt == 1 else f"{base}-{attempt}")
         try:
