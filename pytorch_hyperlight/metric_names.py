@@ -165,6 +165,13 @@ def resolve_metric(
     canonical = canonical_name(metric_to_optimize)
     if canonical is not None and canonical in epoch_metrics:
         return ResolvedMetric(monitor=epoch_metrics[canonical], metric=canonical)
+    if (canonical or metric_to_optimize).startswith("test_"):
+        validation = "val_" + (canonical or metric_to_optimize).removeprefix("test_")
+        raise MetricError(
+            f"metric_to_optimize={metric_to_optimize!r} is a test metric: it is logged only when the "
+            "best checkpoint is tested after training, so it cannot select epochs or trials. "
+            f"Optimise a val_ metric (e.g. {validation!r}); epoch metrics logged: {listed}."
+        )
     close = difflib.get_close_matches(canonical or metric_to_optimize, available, n=1, cutoff=0.6)
     did_you_mean = f" Did you mean {close[0]!r}?" if close else ""
     raise MetricError(

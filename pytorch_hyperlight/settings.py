@@ -141,7 +141,12 @@ class Settings:
             object.__setattr__(self, "higher_is_better", dict(self.higher_is_better))
         problems = _check_values(self)
         if problems:
-            raise ConfigError("Invalid settings:\n  - " + "\n  - ".join(problems))
+            raise ConfigError(
+                "Invalid settings:\n  - "
+                + "\n  - ".join(problems)
+                + "\nFix these keys in the settings dict (extra_config / tune_config); "
+                "Settings.describe() explains each key."
+            )
 
     # --- conversion at the boundary ----------------------------------------------------------------
     @classmethod
@@ -244,6 +249,26 @@ def _direction_problems(settings: Settings) -> list[str]:
     return problems
 
 
+#: Lightning's precision values (``Trainer(precision=...)``); a test checks Lightning still has them.
+PRECISIONS: tuple[int | str, ...] = (
+    32,
+    16,
+    "bf16-mixed",
+    "16-mixed",
+    "32-true",
+    "bf16-true",
+    "16-true",
+    "64-true",
+    64,
+    "64",
+    "32",
+    "16",
+    "bf16",
+    "transformer-engine",
+    "transformer-engine-float16",
+)
+
+
 def _check_values(settings: Settings) -> list[str]:
     """Every problem with the values, so the user can fix them all at once."""
     problems = []
@@ -274,6 +299,11 @@ def _check_values(settings: Settings) -> list[str]:
         "an int >= 0 or None",
     )
     expect("gpus", _is_int(s.gpus) and s.gpus >= -1, "-1, 0 or a positive int")
+    expect(
+        "ptl_precision",
+        not isinstance(s.ptl_precision, bool) and s.ptl_precision in PRECISIONS,
+        "one of Lightning's precisions: " + ", ".join(repr(p) for p in PRECISIONS[:8]),
+    )
     expect("train_loader_name", isinstance(s.train_loader_name, str), "a string")
     for name in ("val_loader_name", "test_loader_name", "results_dir", "ray_address"):
         expect(

@@ -91,8 +91,11 @@ def write_run_dir(
     n_trials: int = 5,
     errored: tuple[int, ...] = (3,),
     with_checkpoint: bool = True,
+    record_files: bool = True,
 ):
     """A run directory as a finished run writes it (files per the run.json / trials.csv contract).
+
+    ``record_files=False`` writes run.json as versions before the file record did (no ``files``).
 
     ``with_checkpoint`` writes a placeholder ``checkpoints/best.ckpt`` (not loadable weights).
 
@@ -159,5 +162,8 @@ def write_run_dir(
         ]
         run_dirs.write_json_atomic(path / run_dirs.ERRORS_FILE, errors)
         result.update(trials=trials, trial_metrics=search["trial_metrics"], errors=errors)
-    run_dirs.write_json_atomic(path / run_dirs.RUN_FILE, info)
+    if record_files:
+        run_dirs.write_run_json(path, info)
+    else:
+        run_dirs.write_json_atomic(path / run_dirs.RUN_FILE, info)
     return result

@@ -269,7 +269,8 @@ def test_hyper_opt_returns_the_originals_keys_and_logs_trials_to_wandb_offline(
     assert analysis.best_trial.trial_id == result["best_trial_id"]
     assert analysis.best_config["lr"] == pytest.approx(result["best_config"]["lr"])
     assert isinstance(result["result_grid"], tune.ResultGrid)
-    assert result["trials"]["status"].tolist() == ["TERMINATED"] * 2, result["errors"]
+    statuses = result["trials"]["status"].tolist()
+    assert len(statuses) == 2 and set(statuses) <= {"done", "stopped"}, result["errors"]
     offline_runs = list((wandb_dir / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 2  # one W&B run per trial
     assert runner.run_names == ["hyper-opt-LitDigits"]

@@ -100,7 +100,7 @@ def test_grid_searcher_without_grid_values_is_an_error_that_says_how_to_fix_it()
 
 
 def test_space_without_any_searched_parameter_is_an_error() -> None:
-    with pytest.raises(ConfigError, match="no searched parameter"):
+    with pytest.raises(ConfigError, match="no search domain: every value is a constant"):
         spaces.prepare_search_space({"lr": 0.1, "max_epochs": 3}, "random")
 
 

@@ -7,11 +7,13 @@ it back with pandas only; it never imports Ray.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import hashlib
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,10 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
         ``lmodule_best`` too. Its :meth:`LoadedRun.report` rebuilds the run's ``report.html``.
 
     Raises:
-        RunDirError: the directory does not exist or misses files a run always writes.
+        RunDirError: the directory does not exist, misses files a run always writes, or a file
+            differs from what the run wrote (``run.json`` records each data file's rows and
+            SHA-256; run directories written before that are read without this check), or a file
+            cannot be parsed. The message names the file.
 
     Example:
         >>> import pytorch_hyperlight as ph
@@ -76,7 +81,9 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
     info = _read_run_json(path)
     kind = info["kind"]
     _check_files(path, kind)
-    metrics = TrialMetrics.from_csv(path / run_dirs.METRICS_FILE)
+    _verify_recorded_files(path, info.get("files"))
+    with _damaged_file_errors(path / run_dirs.METRICS_FILE):
+        metrics = TrialMetrics.from_csv(path / run_dirs.METRICS_FILE)
     result: dict[str, Any] = {
         "kind": kind,
         "run_name": info["run_name"],
@@ -180,8 +187,11 @@ def _read_run_json(path: Path) -> dict[str, Any]:
         )
     try:
         info = run_dirs.read_json(run_file)
-    except ValueError as error:
-        raise RunDirError(f"{run_file} is not valid JSON: {error}") from error
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError alike
+        raise RunDirError(
+            f"{run_file} is not valid JSON ({error}); it is written last, so the run did not "
+            "finish writing it or it was changed since. Re-run, or resume= an interrupted search."
+        ) from error
     if not isinstance(info, dict):
         raise RunDirError(f"{run_file} must hold a JSON object, got {type(info).__name__}.")
     version = info.get("format_version", FORMAT_VERSION)
@@ -205,8 +215,53 @@ def _check_files(path: Path, kind: str) -> None:
     missing = [name for name in needed if not (path / name).is_file()]
     if missing:
         raise RunDirError(
-            f"The {kind} run directory {path} is incomplete: missing {', '.join(missing)}."
+            f"The {kind} run directory {path} is incomplete: missing {', '.join(missing)}. "
+            "A run writes them before run.json, so they were removed afterwards: restore them "
+            "from a backup or re-run."
         )
+
+
+_RECOVERY = (
+    "Restore the run directory from a backup or re-run; a run never writes this file after "
+    "run.json, so it was changed or cut short afterwards (an interrupted copy, a full disk, an edit)."
+)
+
+
+def _verify_recorded_files(path: Path, recorded: Any) -> None:
+    """Each data file as ``run.json`` recorded it (size, rows, SHA-256), else a RunDirError."""
+    if recorded is None:
+        return  # a run directory written before the record existed: nothing to check against
+    if not isinstance(recorded, Mapping):
+        raise RunDirError(f"{path / run_dirs.RUN_FILE}: 'files' must be a JSON object.")
+    for name, record in recorded.items():
+        file = path / str(name)
+        if not file.is_file():
+            raise RunDirError(f"{file} is missing; the run wrote it. {_RECOVERY}")
+        data = file.read_bytes()
+        if hashlib.sha256(data).hexdigest() == record.get("sha256"):
+            continue
+        try:
+            found = f"{run_dirs.count_rows(file.name, data)} rows"
+        except ValueError:
+            found = "no readable rows (not the text the run wrote)"
+        raise RunDirError(
+            f"{file} is not the file the run wrote: it holds {found} in {len(data)} bytes, the "
+            f"run wrote {record.get('rows')} rows in {record.get('bytes')} bytes. {_RECOVERY}"
+        )
+
+
+@contextlib.contextmanager
+def _damaged_file_errors(file: Path) -> Iterator[None]:
+    """A file that cannot be parsed (empty, binary, cut mid-line) as a RunDirError naming it."""
+    import pandas as pd
+
+    try:
+        yield
+    except (ValueError, pd.errors.ParserError, KeyError) as error:
+        if isinstance(error, RunDirError):
+            raise
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RunDirError(f"{file} cannot be read ({first_line}). {_RECOVERY}") from error
 
 
 def _settings(values: Mapping[str, Any], path: Path) -> Any:
@@ -241,14 +296,16 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
     from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
     from pytorch_hyperlight.results.trials_table import as_trials_table
 
-    trials = pd.read_csv(path / run_dirs.TRIALS_FILE, dtype={"trial_id": str, "error": str})
+    with _damaged_file_errors(path / run_dirs.TRIALS_FILE):
+        trials = pd.read_csv(path / run_dirs.TRIALS_FILE, dtype={"trial_id": str, "error": str})
     if "error" in trials.columns:
         trials["error"] = trials["error"].fillna("")
     for column in ("best_epoch", "completion_order"):  # whole numbers or missing, as the run had
         if column in trials.columns:
             trials[column] = trials[column].astype("Int64")
     trials = as_trials_table(trials, metric=info.get("metric"), mode=info.get("mode"))
-    histories = pd.read_csv(path / run_dirs.TRIAL_METRICS_FILE, dtype={"trial_id": str})
+    with _damaged_file_errors(path / run_dirs.TRIAL_METRICS_FILE):
+        histories = pd.read_csv(path / run_dirs.TRIAL_METRICS_FILE, dtype={"trial_id": str})
     if "trial_id" not in histories.columns:
         raise RunDirError(f"{path / run_dirs.TRIAL_METRICS_FILE} has no trial_id column.")
     by_trial = {str(t): h for t, h in histories.groupby("trial_id", sort=False)}
@@ -264,7 +321,8 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
         empty = [c for c in metric_columns if frame[c].isna().all()]
         trial_metrics[trial_id] = TrialMetrics(frame.drop(columns=empty))
     errors_file = path / run_dirs.ERRORS_FILE
-    errors = run_dirs.read_json(errors_file) if errors_file.is_file() else []
+    with _damaged_file_errors(errors_file):
+        errors = run_dirs.read_json(errors_file) if errors_file.is_file() else []
     return {
         "search_space": info.get("search_space") or {},
         "best_trial_id": info.get("best_trial_id"),
@@ -308,13 +366,17 @@ def load_module_weights(
     Raises:
         RunDirError: the file is not a Lightning checkpoint, or its weights do not fit the module.
     """
-    import torch
 
     from pytorch_hyperlight.trial import building
+    from pytorch_hyperlight.trial.fit import load_checkpoint
 
-    # weights_only=False: a Lightning checkpoint also holds hyper-parameters and callback states,
-    # which the restricted unpickler rejects; the file comes from the user's own run directory.
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    try:
+        checkpoint = load_checkpoint(Path(checkpoint_path), written_by_this_run=False)
+    except (EOFError, RuntimeError) as error:  # a truncated or overwritten file
+        raise RunDirError(
+            f"{checkpoint_path} cannot be read as a checkpoint ({error}); it was changed after the "
+            "run. Restore it from a backup or re-run."
+        ) from error
     if not isinstance(checkpoint, Mapping) or "state_dict" not in checkpoint:
         raise RunDirError(f"{checkpoint_path} is not a Lightning checkpoint (no 'state_dict').")
     saved = checkpoint.get("hyper_parameters") or {}

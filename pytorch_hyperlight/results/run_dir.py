@@ -16,20 +16,29 @@ Layout of a run directory (single trial and search alike)::
         report.html        the whole run on one self-contained page (results/report.py)
         <save_dir>/        a CSV or TensorBoard logger's files (in a search: in each trial's directory)
 
-Every file is written atomically (temporary file + rename), so an interrupted run never leaves a
-half-written result behind.
+Every file is written atomically (temporary file, fsync, rename, fsync of the directory), so an
+interrupted run or a crashed machine never leaves a half-written result behind. ``run.json`` is
+written last and records each data file's row count and SHA-256 (``files``); ``load_run`` checks
+them, so a file damaged or changed afterwards raises a ``RunDirError`` instead of returning
+silently wrong data.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
+import hashlib
+import io
 import json
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from pytorch_hyperlight.errors import ConfigError
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
@@ -43,6 +52,9 @@ PLOTS_DIR = "plots"
 VERSIONS_FILE = "versions.json"
 REPORT_FILE = "report.html"
 
+#: The data files whose size, row count and SHA-256 ``run.json`` records under ``files``.
+RECORDED_FILES = (METRICS_FILE, TRIALS_FILE, TRIAL_METRICS_FILE, ERRORS_FILE)
+
 _DEFAULT_EXPERIMENT = "default"
 
 
@@ -54,6 +66,15 @@ def default_results_dir(results_dir: str | os.PathLike[str] | None = None) -> Pa
     if from_env:
         return Path(from_env).expanduser()
     return Path.home() / "hyperlight_runs"
+
+
+def _results_dir_source(results_dir: str | os.PathLike[str] | None) -> str:
+    """Where the results directory came from, for error messages."""
+    if results_dir is not None:
+        return f"results_dir={str(results_dir)!r}"
+    if os.environ.get("HYPERLIGHT_RESULTS_DIR"):
+        return f"$HYPERLIGHT_RESULTS_DIR={os.environ['HYPERLIGHT_RESULTS_DIR']!r}"
+    return f"the default {str(default_results_dir(None))!r}"
 
 
 def base_run_name(kind: str, lmodule_class_name: str, prefix: str | None = None) -> str:
@@ -107,7 +128,14 @@ def create_run_dir(
     root = default_results_dir(results_dir) / safe_path_part(experiment_id or _DEFAULT_EXPERIMENT)
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     base = f"{safe_path_part(run_name)}_{stamp}"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"The results directory must be a writable directory, but {_results_dir_source(results_dir)} "
+            f"cannot hold run directories ({type(error).__name__}: {error.strerror or error}). "
+            "Set results_dir (or $HYPERLIGHT_RESULTS_DIR) to a directory you can write to."
+        ) from error
     for attempt in range(1, 1000):
         candidate = root / (base if attempt == 1 else f"{base}-{attempt}")
         try:
@@ -136,19 +164,46 @@ def _current_umask() -> int:
     return mask
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open a directory; its renames are durable on their own
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_stream_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through ``write`` into a temporary file, fsync it, rename it over ``path``, fsync the
+    directory: after a crash, readers see the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         # mkstemp creates 0600 files; results are meant to be shared like any other file.
         os.chmod(tmp_name, 0o666 & ~_current_umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    write_stream_atomic(Path(path), lambda handle: handle.write(data))
+
+
+def copy_file_atomic(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically and durably (for checkpoints: no size limit)."""
+    with open(source, "rb") as reader:
+        write_stream_atomic(Path(target), lambda handle: shutil.copyfileobj(reader, handle))
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -173,3 +228,41 @@ def write_json_atomic(path: Path, data: Mapping[str, Any] | list[Any]) -> None:
 def read_json(path: Path) -> Any:
     """Read a JSON file written by :func:`write_json_atomic`."""
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def count_rows(name: str, data: bytes) -> int:
+    """Data rows in a recorded file: CSV records after the header, or a JSON list's items.
+
+    Raises:
+        ValueError: the bytes are not UTF-8 text, or not the JSON or CSV the name says.
+
+    >>> count_rows("metrics.csv", b'stage,epoch\\ntrain,0\\nval,"0"\\n')
+    2
+    >>> count_rows("errors.json", b'[{"trial_id": "a"}]')
+    1
+    """
+    text = data.decode("utf-8")
+    if name.endswith(".json"):
+        value = json.loads(text)
+        return len(value) if isinstance(value, list | dict) else 1
+    return max(sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1, 0)
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """What ``run.json`` records of one data file: ``bytes``, ``rows`` and ``sha256``."""
+    data = Path(path).read_bytes()
+    return {
+        "bytes": len(data),
+        "rows": count_rows(Path(path).name, data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def write_run_json(run_dir: Path, info: Mapping[str, Any]) -> None:
+    """Write ``run.json`` (a run's last file) with the record of every data file written before it."""
+    files = {
+        name: file_record(run_dir / name)
+        for name in RECORDED_FILES
+        if (Path(run_dir) / name).is_file()
+    }
+    write_json_atomic(Path(run_dir) / RUN_FILE, {**info, "files": files})

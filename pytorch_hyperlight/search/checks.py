@@ -8,13 +8,14 @@ and any searched key the module never reads, makes sure the user's code can reac
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pytorch_hyperlight.context import RunContext
-from pytorch_hyperlight.errors import ConfigError, MetricError
+from pytorch_hyperlight.errors import ConfigError, DataLoaderError, MetricError
 from pytorch_hyperlight.metric_names import canonical_name
 from pytorch_hyperlight.search.space import (
     PreparedSpace,
@@ -91,8 +92,9 @@ def plan_search(
         settings=settings,
         is_debug=context.is_debug,
     )
-    report = dry_run(spec, callbacks=context.pl_callbacks)
     constants = constants_of(search_space)
+    with _list_constants_named(constants):
+        report = dry_run(spec, callbacks=context.pl_callbacks)
     report_unread_keys(
         search_space,
         report.read_keys,
@@ -113,6 +115,28 @@ def plan_search(
         metrics_to_show=shown,
         constants=constants,
     )
+
+
+@contextlib.contextmanager
+def _list_constants_named(constants: Mapping[str, Any]) -> Iterator[None]:
+    """A dry run that fails while the space holds plain lists: say they are constants."""
+    lists = {key: value for key, value in constants.items() if isinstance(value, list | tuple)}
+    try:
+        yield
+    except (MetricError, DataLoaderError):
+        raise
+    except Exception as error:
+        if not lists:
+            raise
+        key, value = next(iter(lists.items()))
+        cause = error.__cause__ if isinstance(error, ConfigError) and error.__cause__ else error
+        first_line = (str(cause).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(
+            f"The dry run failed ({type(cause).__name__}: {first_line}) and the "
+            f"search space holds plain lists, which are constants, not search domains: "
+            f"{', '.join(f'{k!r}: {v!r}' for k, v in lists.items())}. Every trial gets the whole "
+            f"list. To search its values write {key!r}: tune.choice({list(value)!r})."
+        ) from error
 
 
 def _metrics_to_show(settings: Settings, metric: str, logged: Sequence[str]) -> tuple[str, ...]:

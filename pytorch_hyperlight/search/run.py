@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -203,8 +202,8 @@ def run_hyper_opt(
     title = run_title(context.run_name, plan.metric, best_epoch, best_value, trial_id=best.trial_id)
     _save_plots(metrics, title, trials, histories, description, plan.metric, mode, run_dir)
     trial_metrics = {trial_id: TrialMetrics(frame) for trial_id, frame in histories.items()}
-    run_dirs.write_json_atomic(
-        run_dir / run_dirs.RUN_FILE,
+    run_dirs.write_run_json(
+        run_dir,
         {
             "format_version": 1,
             "kind": "search",
@@ -291,10 +290,7 @@ def _copy_checkpoint(checkpoint_dir: Path, run_dir: Path) -> Path:
             "while the search ran?"
         )
     target = run_dir / run_dirs.CHECKPOINTS_DIR / BEST_CHECKPOINT_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".ckpt.partial")
-    shutil.copyfile(source, partial)
-    partial.replace(target)
+    run_dirs.copy_file_atomic(source, target)
     return target
 
 

@@ -157,13 +157,23 @@ def prepare_search_space(space: Mapping[str, Any], searcher: str) -> PreparedSpa
     _check_mapping(space)
     if searcher not in SEARCHERS:
         raise ConfigError(f"searcher must be one of {SEARCHERS}, got {searcher!r}.")
+    if not space:
+        raise ConfigError(
+            "search_space_config must hold the hyper-parameters and at least one Ray Tune domain, "
+            "got an empty dict {}. Pass e.g. {'lr': tune.loguniform(1e-4, 1e-1), "
+            "'max_epochs': 10, 'batch_size': 64}."
+        )
     domain_vars, grid_vars = _split(space)
     if not domain_vars and not grid_vars:
+        lists = [key for key, value in space.items() if isinstance(value, list | tuple)]
+        example = lists[0] if lists else next(iter(space))
         raise ConfigError(
-            "search_space_config has no searched parameter: every value is a constant. Use "
-            "tune.uniform/loguniform/choice/randint/grid_search for at least one key, or call "
-            "run_single_trial for one fixed config."
+            f"search_space_config has no search domain: every value is a constant "
+            f"({', '.join(repr(key) for key in space)}). Search at least one key, e.g. "
+            f"{example!r}: tune.choice([...]) or tune.loguniform(...), or call run_single_trial "
+            "for one fixed config."
         )
+    _check_whole_number_keys(space)
     searched = tuple(sorted(_path_name(path) for path, _ in domain_vars + grid_vars))
     param_space = copy.deepcopy(dict(space))
     notes: list[str] = []
@@ -186,6 +196,38 @@ def prepare_search_space(space: Mapping[str, Any], searcher: str) -> PreparedSpa
         )
     n_grid_points = math.prod(len(domain.categories) for _, domain in grid_vars)
     return PreparedSpace(param_space, tuple(notes), searched, n_grid_points)
+
+
+def domain_text(domain: Any) -> str:
+    """A domain as it is written: ``tune.uniform(2, 4)``, ``tune.choice([8, 16])``.
+
+    >>> from ray import tune
+    >>> domain_text(tune.uniform(2, 4))
+    'tune.uniform(2, 4)'
+    """
+    described = describe_domain(domain)
+    kind = described["type"]
+    if kind in ("choice", "grid"):
+        values = described.get("categories", described.get("values"))
+        return f"tune.{'grid_search' if kind == 'grid' else 'choice'}({values!r})"
+    if "lower" in described:
+        return f"tune.{kind}({described['lower']!r}, {described['upper']!r})"
+    return f"tune.{kind}(...)"
+
+
+def _check_whole_number_keys(space: Mapping[str, Any]) -> None:
+    """``max_epochs`` and ``batch_size`` searched with a float domain: name the domain written."""
+    from ray.tune.search.sample import Float
+
+    for key in ("max_epochs", "batch_size"):
+        value = space.get(key)
+        if isinstance(value, Float):
+            lower, upper = int(value.lower), int(value.upper) + 1
+            raise ConfigError(
+                f"{key} must be a whole number, but the search space gives "
+                f"{key}={domain_text(value)}, which samples floats. Use "
+                f"tune.randint({lower}, {upper}) or tune.choice([...]) of ints."
+            )
 
 
 def _check_hyperopt(domain_vars: list[tuple[tuple, Any]]) -> None:

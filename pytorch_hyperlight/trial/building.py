@@ -31,7 +31,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from pytorch_hyperlight.errors import ConfigError
+from pytorch_hyperlight.errors import ConfigError, HyperlightError
 from pytorch_hyperlight.settings import FRAMEWORK_CONFIG_KEYS
 from pytorch_hyperlight.trial.hparam_reads import HparamReads
 from pytorch_hyperlight.trial.lightning import hparams_watched_class, namespace_of
@@ -71,7 +71,11 @@ def check_framework_keys(config: Any) -> None:
             f"'gradient_clip_val': expected a number >= 0 (0 or None: off), got {clip!r}"
         )
     if problems:
-        raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))
+        raise ConfigError(
+            "Invalid config:\n  - "
+            + "\n  - ".join(problems)
+            + "\nFix these keys in the config (run_single_trial's config / search_space_config)."
+        )
 
 
 def _init_parameters(lmodule_class: type) -> dict[str, inspect.Parameter]:
@@ -206,10 +210,25 @@ def build_module(
             record their reads; a keyword constructor reads every argument it receives.
     """
     arguments = constructor_arguments(lmodule_class, config, derived)
-    if reads is None:
-        return lmodule_class(**arguments)
-    if takes_hparams(lmodule_class):
+    constructor: Any = lmodule_class
+    if reads is not None and takes_hparams(lmodule_class):
         arguments["hparams"] = reads.recording(arguments["hparams"])
-        return hparams_watched_class(lmodule_class, reads.watch)(**arguments)
-    reads.record_all(arguments)
-    return lmodule_class(**arguments)
+        constructor = hparams_watched_class(lmodule_class, reads.watch)
+    elif reads is not None:
+        reads.record_all(arguments)
+    try:
+        return constructor(**arguments)
+    except HyperlightError:
+        raise
+    except Exception as error:
+        raise ConfigError(
+            f"{lmodule_class.__qualname__}(...) raised {type(error).__name__} in its __init__: "
+            f"{_first_line(error)}\nFix the module's __init__ (the chained traceback above shows "
+            "the line) or the config values it received."
+        ) from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= 300 else line[:297] + "..."

@@ -16,7 +16,7 @@ from typing import Any
 
 from torch.utils.data import DataLoader
 
-from pytorch_hyperlight.errors import ConfigError, DataLoaderError
+from pytorch_hyperlight.errors import ConfigError, DataLoaderError, HyperlightError
 from pytorch_hyperlight.settings import Settings
 
 _DEFAULT_NAMES = {
@@ -104,6 +104,28 @@ def _pick(
     return loader
 
 
+def _check_not_empty(loader: Any, name: str) -> None:
+    """A training loader must yield a batch (one without a length is trusted)."""
+    try:
+        n_batches = len(loader)
+    except TypeError:
+        return
+    if n_batches == 0:
+        raise DataLoaderError(
+            f"The training loader {name!r} yields 0 batches (its dataset holds "
+            f"{_dataset_size(loader)} samples); training needs at least one batch. Check the "
+            "dataset the loader wraps (a filter that removed everything, a wrong path) or "
+            "drop_last=True with batch_size larger than the dataset."
+        )
+
+
+def _dataset_size(loader: Any) -> str:
+    try:
+        return str(len(loader.dataset))
+    except (TypeError, AttributeError):
+        return "an unknown number of"
+
+
 def load_dataloaders(
     configure_dataloaders: Callable[..., Any], batch_size: int, settings: Settings
 ) -> LoaderSet:
@@ -115,7 +137,18 @@ def load_dataloaders(
             non-default setting is missing, or a value is not a DataLoader.
     """
     check_loader_function(configure_dataloaders)
-    loaders = configure_dataloaders(batch_size, n_workers=int(settings.cpu_per_trial))
+    n_workers = int(settings.cpu_per_trial)
+    try:
+        loaders = configure_dataloaders(batch_size, n_workers=n_workers)
+    except HyperlightError:
+        raise
+    except Exception as error:
+        name = getattr(configure_dataloaders, "__qualname__", type(configure_dataloaders).__name__)
+        raise DataLoaderError(
+            f"{name}(batch_size={batch_size}, n_workers={n_workers}) raised "
+            f"{type(error).__name__}: {str(error).strip()[:300]}\nconfigure_dataloaders must "
+            "return a dict of DataLoaders; fix the function (the chained traceback shows where)."
+        ) from error
     if not isinstance(loaders, Mapping):
         raise DataLoaderError(
             "configure_dataloaders must return a dict of DataLoaders such as {'train_loader': ..., "
@@ -123,6 +156,7 @@ def load_dataloaders(
         )
     train = _pick(loaders, "train_loader_name", settings.train_loader_name, required=True)
     assert train is not None  # required=True never returns None
+    _check_not_empty(train, settings.train_loader_name)
     return LoaderSet(
         train=train,
         val=_pick(loaders, "val_loader_name", settings.val_loader_name, required=False),

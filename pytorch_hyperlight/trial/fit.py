@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from pytorch_hyperlight import metric_names
-from pytorch_hyperlight.errors import MetricError
+from pytorch_hyperlight.errors import MetricError, RunDirError
 from pytorch_hyperlight.settings import Settings
 from pytorch_hyperlight.trial import callbacks as trial_callbacks
 from pytorch_hyperlight.trial.building import build_module, check_config, derived_values
@@ -130,8 +130,35 @@ def _best_epoch_from_history(history: Any, metric: str, mode: str) -> int | None
     return int(values.loc[best, "epoch"])
 
 
+def load_checkpoint(path: str | Path, *, written_by_this_run: bool) -> Any:
+    """A Lightning checkpoint read with ``torch.load(weights_only=True)``.
+
+    Lightning checkpoints of ordinary modules hold only tensors and plain values (hyper-parameters,
+    loop and callback states), which the restricted unpickler accepts. One holding other objects
+    (e.g. a custom class among the saved hyper-parameters) is read in full only when this run wrote
+    it moments ago; a checkpoint reopened later raises instead, because unpickling arbitrary objects
+    runs code from the file.
+
+    Raises:
+        RunDirError: a checkpoint from disk holds objects the restricted unpickler rejects.
+    """
+    import pickle
+
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if written_by_this_run:
+            return torch.load(str(path), map_location="cpu", weights_only=False)
+        first_line = (str(error).strip().splitlines() or [""])[0][:300]
+        raise RunDirError(
+            f"{path} holds objects other than tensors and plain values, so it is not loaded with "
+            f"torch.load(weights_only=True) ({first_line}). If you trust the file, allow those "
+            "classes with torch.serialization.add_safe_globals([...]) and load it again."
+        ) from error
+
+
 def _checkpoint_epoch(path: str) -> int | None:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    checkpoint = load_checkpoint(path, written_by_this_run=True)
     epoch = checkpoint.get("epoch")
     return int(epoch) if epoch is not None else None
 
@@ -255,7 +282,7 @@ def evaluate_checkpoint(
 
     namespace = namespace_of(spec.lmodule_class)
     loaders = loaders_for(spec, loaders, batch_size)
-    checkpoint = torch.load(str(checkpoint_path), map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(checkpoint_path, written_by_this_run=True)
     epoch = best_epoch if best_epoch is not None else checkpoint.get("epoch")
     settings = spec.settings
     options = fit_options(spec)

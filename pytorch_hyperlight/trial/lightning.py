@@ -121,6 +121,14 @@ def _import_namespace(name: str) -> ModuleType | None:
         return None
 
 
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` on one short line: a module's repr spans a line per layer."""
+    if hasattr(type(value), "training_step"):
+        return f"an instance of {type(value).__qualname__}"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def namespace_of(lmodule_class: Any) -> LightningNamespace:
     """The Lightning namespace whose ``LightningModule`` ``lmodule_class`` subclasses.
 
@@ -137,7 +145,7 @@ def namespace_of(lmodule_class: Any) -> LightningNamespace:
         )
         raise ConfigError(
             "lmodule_class must be a subclass of pytorch_lightning.LightningModule or "
-            f"lightning.pytorch.LightningModule, got {lmodule_class!r} of type "
+            f"lightning.pytorch.LightningModule, got {_short_repr(lmodule_class)} of type "
             f"{type(lmodule_class).__name__}.{hint}"
         )
     base_modules = {base.__module__.split(".")[0] for base in lmodule_class.__mro__}

@@ -212,8 +212,8 @@ def _save(
     run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     best_path = fitted.best_checkpoint_path
     relative = os.path.relpath(best_path, run_dir) if best_path else None
-    run_dirs.write_json_atomic(
-        run_dir / run_dirs.RUN_FILE,
+    run_dirs.write_run_json(
+        run_dir,
         {
             "format_version": RUN_FORMAT_VERSION,
             "kind": "single_trial",

@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytorch_hyperlight.results.run_dir import write_stream_atomic
 from pytorch_hyperlight.trial.building import build_module, derived_values, steps_per_epoch
 from pytorch_hyperlight.trial.data import LoaderSet, load_dataloaders
 from pytorch_hyperlight.trial.hparam_reads import HparamReads
@@ -72,6 +74,28 @@ def seeded_module(
     return build_module(spec.lmodule_class, spec.config, derived, reads=reads)
 
 
+class AtomicCheckpointWrites:
+    """Mixed into Lightning's ``TorchCheckpointIO``: every checkpoint is written to a temporary file,
+    fsynced and renamed, so a crash or a kill never leaves a truncated ``.ckpt`` behind."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
+    ) -> None:
+        """Write ``checkpoint`` to the local ``path`` atomically (remote paths: Lightning's way)."""
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)  # type: ignore[misc]
+            return
+        import torch
+
+        write_stream_atomic(Path(path), lambda handle: torch.save(checkpoint, handle))
+
+
+def atomic_checkpoint_io(namespace: LightningNamespace) -> Any:
+    """A ``TorchCheckpointIO`` plugin of ``namespace`` with :class:`AtomicCheckpointWrites`."""
+    base = namespace.module.plugins.TorchCheckpointIO
+    return namespace.bind(AtomicCheckpointWrites, base)()
+
+
 def _gradient_clip(config: Mapping[str, Any]) -> float | None:
     value = config.get("gradient_clip_val")
     return float(value) if value else None  # 0 and None both mean: no clipping
@@ -118,4 +142,5 @@ def build_trainer(
         gradient_clip_val=_gradient_clip(spec.config),
         deterministic=spec.settings.seed is not None,
         default_root_dir=root,
+        plugins=[atomic_checkpoint_io(namespace)],
     )
