@@ -56,6 +56,13 @@ def sync_warnings(caught: list[warnings.WarningMessage]) -> list[warnings.Warnin
     return [w for w in caught if "wandb sync" in str(w.message)]
 
 
+def sync_pattern(message: str) -> str:
+    """The path pattern of the ``wandb sync`` command a message gives."""
+    found = re.search(r"wandb sync (\S+)$", message)
+    assert found, message
+    return found.group(1)
+
+
 # --- unit: key, mode, package ---------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("wandb_mode", "has_key", "expected"),
@@ -228,7 +235,7 @@ def test_a_single_trial_is_one_offline_wandb_run_and_leaves_the_users_own_run_al
 
     (said,) = sync_warnings(caught)  # once, pointing at the user's line
     assert said.filename == __file__ and "no W&B API key found" in str(said.message)
-    pattern = re.search(r"wandb sync (\S+)", str(said.message)).group(1)  # type: ignore[union-attr]
+    pattern = sync_pattern(str(said.message))
     assert glob.glob(pattern) == [str(run.directory)]
     assert "wandb:" not in "".join(capfd.readouterr())  # wandb itself stays quiet
 
@@ -275,7 +282,7 @@ def test_a_search_logs_one_wandb_run_per_trial_and_one_for_the_best_model_in_one
 
     (said,) = sync_warnings(caught)  # once for the search, not once per trial
     assert said.filename == __file__
-    pattern = re.search(r"wandb sync (\S+)", str(said.message)).group(1)  # type: ignore[union-attr]
+    pattern = sync_pattern(str(said.message))
     assert sorted(glob.glob(pattern)) == sorted(str(run.directory) for run in runs.values())
 
 
