@@ -35,9 +35,11 @@ class Runner:
         experiment_id: groups run directories under ``<results_dir>/<experiment_id>/``; also the
             W&B project with ``log2wandb``.
         log2wandb: also log every training run to Weights & Biases through Lightning's
-            ``WandbLogger`` (offline, with a warning, when no API key is found in
-            ``$WANDB_API_KEY`` or ``~/.wandb_api_key``); see
-            :mod:`pytorch_hyperlight.integrations.wandb`.
+            ``WandbLogger``: one W&B run per single trial, per search trial and for a search's
+            best model, grouped per run (offline, with a warning saying how to ``wandb sync``,
+            when no API key is found in ``$WANDB_API_KEY`` or ``~/.wandb_api_key``); see
+            :mod:`pytorch_hyperlight.integrations.wandb`. Needs the ``wandb`` extra: an
+            ImportError naming it is raised here when wandb is not installed.
         is_debug: fast smoke runs: few epochs and batches, everything else unchanged.
         run_name_prefix: put in front of every generated run name.
 
@@ -68,6 +70,10 @@ class Runner:
             )
         if not isinstance(log2wandb, bool):
             raise ConfigError(f"log2wandb must be True or False, got {log2wandb!r}.")
+        if log2wandb:  # an optional dependency: say which extra to install now, not mid-run
+            from pytorch_hyperlight.integrations.wandb import require_wandb
+
+            require_wandb()
         self._log2wandb = log2wandb
         self._configure_dataloaders = configure_dataloaders
         self._pl_callbacks = tuple(pl_callbacks or ())

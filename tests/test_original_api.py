@@ -222,6 +222,7 @@ def test_log2wandb_single_trial_logs_one_offline_run_and_never_writes_the_key(
     home.mkdir()
     key = "0123456789abcdef0123456789abcdef01234567"  # a made-up key, read from ~/.wandb_api_key
     (home / ".wandb_api_key").write_text(key + "\n")
+    (home / ".wandb_api_key").chmod(0o600)  # readable by others would be warned about
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")  # a key, but no network in tests
@@ -272,5 +273,5 @@ def test_hyper_opt_returns_the_originals_keys_and_logs_trials_to_wandb_offline(
     statuses = result["trials"]["status"].tolist()
     assert len(statuses) == 2 and set(statuses) <= {"done", "stopped"}, result["errors"]
     offline_runs = list((wandb_dir / "wandb").glob("offline-run-*"))
-    assert len(offline_runs) == 2  # one W&B run per trial
+    assert len(offline_runs) == 3  # one W&B run per trial, one for the best model
     assert runner.run_names == ["hyper-opt-LitDigits"]

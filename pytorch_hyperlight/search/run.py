@@ -38,7 +38,9 @@ BEST_CHECKPOINT_FILE = "best.ckpt"
 
 
 # --- the search ------------------------------------------------------------------------------------
-def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: bool) -> Any:
+def _search(
+    plan: SearchPlan, settings: Settings, context: RunContext, resume: bool, wandb_options: Any
+) -> Any:
     from pytorch_hyperlight.search.progress import SearchProgress
     from pytorch_hyperlight.search.ray_session import ray_session
     from pytorch_hyperlight.search.trainable import make_trainable
@@ -82,7 +84,7 @@ def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: b
             constants=plan.constants,
             user_callbacks=tuple(context.pl_callbacks),
             user_loggers=context.logger_specs(),
-            wandb_options=_wandb_options(settings, context),
+            wandb_options=wandb_options,
         )
         if resume:
             tuner = restore_tuner(context.run_dir / TUNE_EXPERIMENT_NAME, trainable, [progress])
@@ -110,11 +112,29 @@ def _wandb_options(settings: Settings, context: RunContext) -> Any:
         return None
     from pytorch_hyperlight.integrations import wandb
 
-    options = wandb.wandb_options(
-        context.experiment_id, context.run_name, context.run_dir, settings.verbose
+    return wandb.prepare_wandb(
+        context.experiment_id, context.run_name, context.run_dir, verbose=settings.verbose
     )
-    wandb.warn_if_offline(options)
-    return options
+
+
+def _log_best_to_wandb(
+    options: Any,
+    best_config: dict[str, Any],
+    metrics_last: Any,
+    best_epoch: int | None,
+    trial_id: str,
+) -> None:
+    """The search's ``<run name>-best`` W&B run: the best model's re-validation and test."""
+    if options is None:
+        return
+    from pytorch_hyperlight.integrations import wandb
+
+    wandb.log_best_model(
+        options,
+        config=best_config,
+        values=wandb.evaluation_values(metrics_last, best_epoch),
+        best_trial_id=trial_id,
+    )
 
 
 def _check_same_objective(
@@ -174,7 +194,8 @@ def run_hyper_opt(
     if settings.verbose >= 1:
         for note in plan.space.notes:
             print(f"note: {note}")
-    result_grid, records, unfinished = _search(plan, settings, context, resume)
+    wandb_options = _wandb_options(settings, context)
+    result_grid, records, unfinished = _search(plan, settings, context, resume, wandb_options)
     _check_complete(unfinished, plan.n_trials, context)
 
     mode = settings.metric_opt_mode
@@ -225,6 +246,7 @@ def run_hyper_opt(
         },
     )
     write_run_report(run_dir)
+    _log_best_to_wandb(wandb_options, best_config, metrics_last, best_epoch, best.trial_id)
     if settings.verbose >= 1:
         _print_summary(
             best.trial_id,

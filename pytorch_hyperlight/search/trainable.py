@@ -181,7 +181,8 @@ def hyperlight_trial(
     user_built = build_loggers(user_loggers, Path(tune.get_context().get_trial_dir()))
     resume_from = tune.get_checkpoint()
     with contextlib.ExitStack() as stack:
-        loggers = [*user_built, *stack.enter_context(_trial_wandb_loggers(spec, wandb_options))]
+        wandb_loggers = _trial_wandb_loggers(spec, trial_config, wandb_options)
+        loggers = [*user_built, *stack.enter_context(wandb_loggers)]
         if resume_from is None:
             fit_trial(
                 trial_spec,
@@ -203,8 +204,8 @@ def hyperlight_trial(
 
 
 @contextlib.contextmanager
-def _trial_wandb_loggers(spec: Any, options: Any) -> Iterator[list[Any]]:
-    """The trial's W&B logger (a W&B run named ``<run name>-<trial id>``), or none.
+def _trial_wandb_loggers(spec: Any, config: Mapping[str, Any], options: Any) -> Iterator[list[Any]]:
+    """The trial's W&B logger (a W&B run named ``<run name>-<trial id>``, its config), or none.
 
     A W&B run that cannot start never fails the trial: it trains without W&B (with a warning).
     """
@@ -216,9 +217,14 @@ def _trial_wandb_loggers(spec: Any, options: Any) -> Iterator[list[Any]]:
     from pytorch_hyperlight.integrations import wandb
     from pytorch_hyperlight.trial.lightning import namespace_of
 
-    name = f"{options.group}-{tune.get_context().get_trial_id()}"
-    namespace = namespace_of(spec.lmodule_class)
-    with wandb.wandb_loggers(namespace, options, name, required=False) as loggers:
+    with wandb.wandb_loggers(
+        namespace_of(spec.lmodule_class),
+        options,
+        name_suffix=tune.get_context().get_trial_id(),
+        job_type=wandb.JOB_SEARCH_TRIAL,
+        config=config,
+        required=False,
+    ) as loggers:
         yield loggers
 
 

@@ -86,9 +86,8 @@ def run_single_trial(
         settings=settings,
         is_debug=context.is_debug,
     )
-    report = dry_run(
-        spec, loaders=loaders, callbacks=user_callbacks, with_logger=bool(context.pl_loggers)
-    )
+    with_logger = bool(context.pl_loggers) or context.log2wandb
+    report = dry_run(spec, loaders=loaders, callbacks=user_callbacks, with_logger=with_logger)
     # a warning, not an error: a callback may read the key (the seed's 'unfreeze_epochs')
     report_unread_keys(
         config, report.read_keys, class_name=lmodule_class.__qualname__, stacklevel=4
@@ -97,8 +96,8 @@ def run_single_trial(
     save_config_record(context.run_dir, context.config_record)
 
     display = make_epoch_display(settings.verbose)
-    try:
-        with _wandb_loggers(lmodule_class, settings, context) as wandb_loggers:
+    with _wandb_loggers(lmodule_class, spec, context) as wandb_loggers:
+        try:
             fitted = fit_trial(
                 spec,
                 checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
@@ -108,19 +107,20 @@ def run_single_trial(
                 epoch_display=display,
                 loaders=loaders,
             )
-    finally:
-        if display is not None:
-            display.close()
-    best_path = require_checkpoint(fitted, report.metric)
-    evaluation = evaluate_checkpoint(
-        spec,
-        best_path,
-        batch_size=settings.batch_size_main,
-        best_epoch=fitted.best_epoch,
-        loaders=loaders,
-    )
-    metrics = _trial_metrics(fitted, evaluation.rows)
-    metrics_last = metrics.series_last
+        finally:
+            if display is not None:
+                display.close()
+        best_path = require_checkpoint(fitted, report.metric)
+        evaluation = evaluate_checkpoint(
+            spec,
+            best_path,
+            batch_size=settings.batch_size_main,
+            best_epoch=fitted.best_epoch,
+            loaders=loaders,
+        )
+        metrics = _trial_metrics(fitted, evaluation.rows)
+        metrics_last = metrics.series_last
+        _log_evaluation_to_wandb(wandb_loggers, metrics_last, fitted.best_epoch)
     _save(context, lmodule_class, spec, report.metric, fitted, metrics, metrics_last)
     write_run_report(context.run_dir)
     if settings.verbose >= 1:
@@ -141,7 +141,7 @@ def run_single_trial(
 
 @contextlib.contextmanager
 def _wandb_loggers(
-    lmodule_class: type, settings: Settings, context: RunContext
+    lmodule_class: type, spec: TrialSpec, context: RunContext
 ) -> Iterator[list[Any]]:
     """The W&B logger of this run (one W&B run) when the Runner logs to W&B, else none."""
     if not context.log2wandb:
@@ -149,11 +149,16 @@ def _wandb_loggers(
         return
     from pytorch_hyperlight.integrations import wandb
 
-    options = wandb.wandb_options(
-        context.experiment_id, context.run_name, context.run_dir, settings.verbose
+    options = wandb.prepare_wandb(
+        context.experiment_id, context.run_name, context.run_dir, verbose=spec.settings.verbose
     )
-    wandb.warn_if_offline(options)
-    with wandb.wandb_loggers(namespace_of(lmodule_class), options, context.run_name) as loggers:
+    with wandb.wandb_loggers(
+        namespace_of(lmodule_class),
+        options,
+        name_suffix="",
+        job_type=wandb.JOB_SINGLE_TRIAL,
+        config=spec.config,
+    ) as loggers:
         yield loggers
 
 
@@ -166,6 +171,15 @@ def _progress_bar(lmodule_class: type, verbose: int, user_callbacks: list[Any]) 
         return []
     bar = make_progress_bar(namespace, verbose)
     return [] if bar is None else [bar]
+
+
+def _log_evaluation_to_wandb(loggers: list[Any], metrics_last: Any, best_epoch: int | None) -> None:
+    """The best checkpoint's re-validation and test, logged to the single trial's W&B run."""
+    if not loggers:
+        return
+    from pytorch_hyperlight.integrations import wandb
+
+    wandb.log_evaluation(loggers, wandb.evaluation_values(metrics_last, best_epoch))
 
 
 def _trial_metrics(fitted: FitOutcome, evaluation_rows: Any) -> Any:
