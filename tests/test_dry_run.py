@@ -354,9 +354,11 @@ def test_module_needing_an_exact_dict_passes_the_dry_run_with_reads_unknown(
 
 
 def test_attribute_read_of_the_hparams_dict_fails_as_in_training() -> None:
-    """hparams is a plain dict in training; the dry run raises the same error, early."""
-    with pytest.raises(AttributeError, match="'dict' object has no attribute 'lr'") as raised:
+    """hparams is a plain dict in training; the dry run raises the same error, early (as a
+    ConfigError naming the module, the AttributeError chained as its cause)."""
+    with pytest.raises(ConfigError, match="'dict' object has no attribute 'lr'") as raised:
         dry_run(_spec(ReadsAnAttributeOfThePlainDict, tiny_config()))
+    assert isinstance(raised.value.__cause__, AttributeError)
     assert DRY_RUN_NOTE in raised.value.__notes__
 
 

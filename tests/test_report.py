@@ -140,10 +140,10 @@ def test_every_user_string_is_escaped(tmp_path: Path) -> None:
     hostile = '<script>alert("x")</script>'
     info["run_name"] = hostile
     info["best_config"]["note"] = '"><img src=x onerror=alert(1)>'
-    (path / "run.json").write_text(json.dumps(info))
     errors = json.loads((path / "errors.json").read_text())
     errors[0]["traceback"] = "</pre><script>alert(2)</script>"
     (path / "errors.json").write_text(json.dumps(errors))
+    run_dirs.write_run_json(path, {k: v for k, v in info.items() if k != "files"})  # as a run would
 
     text = write_report(path).read_text(encoding="utf-8")
     page = Page(text)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.load import redraw_plots
 from pytorch_hyperlight.results.report import write_report
 from tests.browser import Chromium, find_chromium
@@ -44,7 +45,8 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     trials.to_csv(root / "search" / "trials.csv", index=False)
     info = json.loads((root / "search" / "run.json").read_text())
     info["best_trial_id"] = "t05"
-    (root / "search" / "run.json").write_text(json.dumps(info))
+    # run.json records the data files as written: record the edited trials.csv, as a run would
+    run_dirs.write_run_json(root / "search", {k: v for k, v in info.items() if k != "files"})
     write_run_dir(root / "single", kind="single")
     pages = {}
     for name in ("search", "single"):

@@ -258,7 +258,7 @@ def test_a_search_logs_one_wandb_run_per_trial_and_one_for_the_best_model_in_one
         result = runner.run_hyper_opt(TinyDigits, space, SEARCH)
 
     trials = result["trials"].set_index("trial_id")
-    assert list(trials["status"]) == ["TERMINATED"] * 2, result["errors"]
+    assert len(trials) == 2 and set(trials["status"]) <= {"done", "stopped"}, result["errors"]
     runs = {run.name: run for run in offline_runs(wandb_dir)}
     name = result["run_name"]
     assert sorted(runs) == sorted(

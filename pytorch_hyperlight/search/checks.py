@@ -18,6 +18,8 @@ from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, DataLoaderError, MetricError
 from pytorch_hyperlight.metric_names import canonical_name
 from pytorch_hyperlight.search.space import (
+    VARIANT_KEY,
+    VARIANTS_KEY,
     PreparedSpace,
     constants_of,
     default_epoch_upper_limit,
@@ -95,11 +97,14 @@ def plan_search(
     constants = constants_of(search_space)
     with _list_constants_named(constants):
         report = dry_run(spec, callbacks=context.pl_callbacks)
+    # the config-variant keys are the framework's: each trial's chosen variant is merged into its
+    # config before the module is built (search/space.py resolve_variant)
+    module_keys = [key for key in search_space if key not in (VARIANT_KEY, VARIANTS_KEY)]
     report_unread_keys(
-        search_space,
+        module_keys,
         report.read_keys,
         class_name=lmodule_class.__qualname__,
-        searched=[key for key in search_space if key not in constants],
+        searched=[key for key in module_keys if key not in constants],
         stacklevel=5,
     )
     shown = _metrics_to_show(settings, report.metric, report.logged)
