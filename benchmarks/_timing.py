@@ -24,3 +24,25 @@ def record_phases(module: ModuleType, names: Iterable[str], phases: dict[str, fl
 
     for name in names:
         wrap(name)
+
+
+def record_calls(
+    owner: object, names: Iterable[str], calls: list[tuple[str, float, float]]
+) -> None:
+    """Wrap ``owner.<name>`` for each name so that each call appends ``(name, start, end)`` to
+    ``calls``, in wall-clock seconds (``time.time()``: comparable with other processes' clocks)."""
+
+    def wrap(name: str) -> None:
+        function = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            started = time.time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                calls.append((name, started, time.time()))
+
+        setattr(owner, name, timed)
+
+    for name in names:
+        wrap(name)
