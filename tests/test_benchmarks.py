@@ -134,10 +134,9 @@ def test_optuna_pruning_counts_epochs_trained_like_ray_s_training_iteration() ->
 
 
 def test_rungs_are_where_ray_s_asha_stops_trials() -> None:
+    from benchmarks._mlp import Budget
     from pytorch_hyperlight.search.tuner import build_scheduler
     from pytorch_hyperlight.settings import Settings
-
-    from benchmarks._mlp import Budget
 
     budget = Budget()
     scheduler = build_scheduler(
@@ -160,7 +159,9 @@ def _section(**measures: float | None) -> _report.Section:
 
 def test_the_summary_lists_measures_in_the_issue_s_order_and_marks_missed_targets() -> None:
     summary = _report.render_summary([_section(core_efficiency=0.5, optuna_wall=0.9)])
-    rows = [line for line in summary.splitlines() if line.startswith("| ") and "measured" not in line]
+    rows = [
+        line for line in summary.splitlines() if line.startswith("| ") and "measured" not in line
+    ]
     assert len(rows) == 2
     assert rows[0].startswith("| wall time of the same 100-trial search")
     assert "| yes |" in rows[0] and "| **no** |" in rows[1]
