@@ -79,15 +79,21 @@ def run(budget: Budget, workdir: Path, space: dict[str, Any] | None = None,
     from pytorch_hyperlight.search import tuner
 
     calls: list[tuple[str, float, float]] = []
-    record_calls(search_run, SEARCH_STEPS, calls)
-    record_calls(tuner, ("fit",), calls)
-    record_calls(ray, ("init", "shutdown"), calls)
+    restore = [
+        record_calls(search_run, SEARCH_STEPS, calls),
+        record_calls(tuner, ("fit",), calls),
+        record_calls(ray, ("init", "shutdown"), calls),
+    ]
     settings = {**settings_for(budget, workdir), **settings_changes}
     runner = Runner(configure_dataloaders, experiment_id="benchmark")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    called = time.time()
-    result = runner.run_hyper_opt(DigitsMLP, space or ray_space(budget.max_epochs), settings)
-    done = time.time()
+    try:
+        called = time.time()
+        result = runner.run_hyper_opt(DigitsMLP, space or ray_space(budget.max_epochs), settings)
+        done = time.time()
+    finally:
+        for undo in restore:
+            undo()
     records = epoch_records(result["analysis"])
     return {
         "side": "ours",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 
 
@@ -28,9 +28,14 @@ def record_phases(module: ModuleType, names: Iterable[str], phases: dict[str, fl
 
 def record_calls(
     owner: object, names: Iterable[str], calls: list[tuple[str, float, float]]
-) -> None:
+) -> Callable[[], None]:
     """Wrap ``owner.<name>`` for each name so that each call appends ``(name, start, end)`` to
-    ``calls``, in wall-clock seconds (``time.time()``: comparable with other processes' clocks)."""
+    ``calls``, in wall-clock seconds (``time.time()``: comparable with other processes' clocks).
+
+    Returns:
+        A function that puts the original attributes back.
+    """
+    originals = {name: getattr(owner, name) for name in names}
 
     def wrap(name: str) -> None:
         function = getattr(owner, name)
@@ -44,5 +49,11 @@ def record_calls(
 
         setattr(owner, name, timed)
 
-    for name in names:
+    for name in originals:
         wrap(name)
+
+    def restore() -> None:
+        for name, original in originals.items():
+            setattr(owner, name, original)
+
+    return restore

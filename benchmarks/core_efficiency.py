@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     if args.quick:
-        args.trials, args.epochs = 2, 2
+        args.trials, args.epochs = 1, 2
     section = start_section(
         "core_efficiency.py",
         f"training time / (wall time x cores): {args.trials} trials x {args.epochs} epochs, "

@@ -79,7 +79,7 @@ def main() -> None:
         f"{args.rounds} alternated rounds",
         args.quick,
     )
-    for module in MODULES:  # warm the page cache
+    for module in MODULES if not args.quick else ():  # warm the page cache
         time_import(module)
     results: dict[str, list[ImportTiming]] = {module: [] for module in MODULES}
     for round_index in range(args.rounds):

@@ -186,7 +186,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     if args.quick:
-        args.trials, args.epochs, args.top = 2, 2, 5
+        args.trials, args.epochs, args.top, args.workers = 2, 2, 5, 1
     section = start_section(
         "profile_search.py",
         f"the driver of run_hyper_opt under cProfile: {args.trials} trials of up to {args.epochs} "

@@ -49,6 +49,7 @@ class Plan:
     n_samples: int = N_SAMPLES
     epochs: tuple[int, ...] = (6, 8)
     grace_period: int = 2
+    concurrency: int = CONCURRENCY
 
 
 def search_space(plan: Plan) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def hand_written(workdir: Path, plan: Plan) -> float:
                 reduction_factor=3,
             ),
             num_samples=plan.n_samples,
-            max_concurrent_trials=CONCURRENCY,
+            max_concurrent_trials=plan.concurrency,
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -172,7 +173,7 @@ def hyperlight(workdir: Path, plan: Plan) -> float:
             "cpu_per_trial": 1,
             "grace_period": plan.grace_period,
             "epoch_upper_limit": max(plan.epochs),
-            "max_concurrent_trials": CONCURRENCY,
+            "max_concurrent_trials": plan.concurrency,
             "batch_size_main": BATCH_SIZE_MAIN,
             "results_dir": str(workdir),
             "verbose": 0,
@@ -202,20 +203,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     quiet()
-    plan = Plan(n_samples=2, epochs=(1, 2), grace_period=1) if args.quick else Plan()
+    plan = Plan(n_samples=1, epochs=(1, 2), grace_period=1, concurrency=1) if args.quick else Plan()
     if args.quick:
         args.rounds = 1
     section = start_section(
         "search_overhead.py",
         f"run_hyper_opt vs a hand-written Tuner + TuneReportCheckpointCallback: {plan.n_samples} "
-        f"trials ASHA + HyperOpt, {CONCURRENCY} at a time, {args.rounds} alternated rounds",
+        f"trials ASHA + HyperOpt, {plan.concurrency} at a time, {args.rounds} alternated rounds",
         args.quick,
     )
     import pytorch_lightning  # noqa: F401  (imports outside the timings)
     import ray
     import ray.tune.search.hyperopt
 
-    ray.init(num_cpus=CONCURRENCY, include_dashboard=False, log_to_driver=False,
+    ray.init(num_cpus=plan.concurrency, include_dashboard=False, log_to_driver=False,
              logging_level=logging.WARNING)  # fmt: skip
     phases: dict[str, float] = {}
     _record_phases(phases)

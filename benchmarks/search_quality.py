@@ -10,7 +10,8 @@
 3. Beside it, at the same budget: random search + the same ASHA (same trials), and random search
    without early stopping (FIFO) with as many full-length trials as HyperOpt + ASHA's median epochs.
 
-Every search is a ``run_hyper_opt`` call in a fresh process, two trials at a time on one CPU each.
+Every search is a ``run_hyper_opt`` call, two trials at a time on one CPU each, on one Ray this
+script starts (time does not matter here, only epochs).
 
     python benchmarks/search_quality.py                 # grid of 24, 3 seeds x 60 trials
     python benchmarks/search_quality.py --quick
@@ -19,10 +20,11 @@ Every search is a ``run_hyper_opt`` call in a fresh process, two trials at a tim
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import math
 import sys
-from dataclasses import asdict, replace
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ and examples/
@@ -30,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ a
 from benchmarks import _timeline as tl
 from benchmarks._environment import quiet
 from benchmarks._mlp import Budget
-from benchmarks._processes import run_sampled
 from benchmarks._report import (
     Measure,
     Section,
@@ -39,15 +40,16 @@ from benchmarks._report import (
     median,
     start_section,
 )
-from benchmarks._search_run import SIDE_SCRIPT
 
 
-def search_epochs(budget: Budget, space: str, settings: dict[str, object],
-                  timeout_s: float) -> list[tl.EpochRecord]:  # fmt: skip
-    """The epochs of one ``run_hyper_opt`` search (in a fresh process)."""
-    arguments = ["--side", "ours", "--budget", json.dumps(asdict(budget)), "--space", space,
-                 "--settings", json.dumps(settings)]  # fmt: skip
-    outcome, _ = run_sampled(SIDE_SCRIPT, arguments, timeout_s=timeout_s)
+def search_epochs(budget: Budget, space: str, settings: dict[str, object]) -> list[tl.EpochRecord]:
+    """The epochs of one ``run_hyper_opt`` search (on the Ray this process started)."""
+    from benchmarks import _ours_side
+    from benchmarks._side import ours_space
+
+    with tempfile.TemporaryDirectory(prefix="hyperlight-bench-") as workdir:
+        param_space = ours_space(space, budget.max_epochs, [])
+        outcome = _ours_side.run(budget, Path(workdir), param_space, **settings)
     return [tl.EpochRecord(**record) for record in outcome["epochs"]]
 
 
@@ -91,11 +93,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=27)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tolerance", type=float, default=0.005, help="0.005: half a point")
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds per search")
     args = parser.parse_args()
     quiet()
     if args.quick:
-        args.seeds, args.trials, args.epochs = 1, 3, 3
+        args.seeds, args.trials, args.epochs, args.workers = 1, 3, 3, 1
     section = start_section(
         "search_quality.py",
         f"epochs to within {args.tolerance * 100:g} points of a grid's best: grid of "
@@ -105,22 +106,32 @@ def main() -> None:
     )
     base = Budget(n_trials=args.trials, max_epochs=args.epochs, workers=args.workers,
                   n_startup_trials=min(10, max(1, args.trials // 2)))  # fmt: skip
+    import ray
+
+    ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)  # fmt: skip
+    try:
+        runs, grid = _searches(args, base)
+    finally:
+        ray.shutdown()
+    _report(section, args, runs, grid)
+    finish_section(section, args.json)
+
+
+def _searches(
+    args: argparse.Namespace, base: Budget
+) -> tuple[dict[str, list[list[tl.EpochRecord]]], list[tl.EpochRecord]]:
+    """The grid, then per seed HyperOpt + ASHA and random + ASHA, then random without stopping."""
     grid = search_epochs(
         base,
         "quick-grid" if args.quick else "grid",
         {"searcher": "grid", "scheduler": "fifo", "n_samples": 1},
-        args.timeout,
     )
-    grid_best = tl.best_value(grid) or 0.0
-    goal = grid_best - args.tolerance
-    section.note(f"grid: {len(grid)} epochs, best val_acc {grid_best:.4f}; goal {goal:.4f}")
     sides = {"hyperopt + asha": {}, "random + asha": {"searcher": "random"}}
     runs: dict[str, list[list[tl.EpochRecord]]] = {name: [] for name in sides}
     for seed in range(args.seeds):
         for name, settings in sides.items():
-            runs[name].append(
-                search_epochs(replace(base, seed=seed), "search", settings, args.timeout)
-            )
+            runs[name].append(search_epochs(replace(base, seed=seed), "search", settings))
             print(f"seed {seed} {name}: {len(runs[name][-1])} epochs, best "
                   f"{tl.best_value(runs[name][-1])}", flush=True)  # fmt: skip
     budget_epochs = median(len(r) for r in runs["hyperopt + asha"]) or args.epochs
@@ -129,16 +140,21 @@ def main() -> None:
     runs["random, no early stopping"] = []
     for seed in range(args.seeds):
         budget = replace(base, seed=seed, n_trials=fifo_trials)
-        runs["random, no early stopping"].append(
-            search_epochs(budget, "search", fifo, args.timeout)
-        )
+        runs["random, no early stopping"].append(search_epochs(budget, "search", fifo))
+    return runs, grid
+
+
+def _report(section: Section, args: argparse.Namespace,
+            runs: dict[str, list[list[tl.EpochRecord]]], grid: list[tl.EpochRecord]) -> None:  # fmt: skip
+    grid_best = tl.best_value(grid) or 0.0
+    goal = grid_best - args.tolerance
+    section.note(f"grid: {len(grid)} epochs, best val_acc {grid_best:.4f}; goal {goal:.4f}")
     for key, name, target in (("quality_hyperopt", "hyperopt + asha", "<= 0.3"),
                               ("quality_random_asha", "random + asha", ""),
                               ("quality_random_fifo", "random, no early stopping", "")):  # fmt: skip
         values = [fraction_to_reach(r, goal, len(grid)) for r in runs[name]]
         _line(section, key, f"{name}: epochs to within {args.tolerance * 100:g} points of the "
               "grid's best / the grid's epochs", values, target, runs[name])  # fmt: skip
-    finish_section(section, args.json)
 
 
 if __name__ == "__main__":
