@@ -183,6 +183,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--top", type=int, default=25, help="functions to list")
     parser.add_argument("--ray-timeline", type=Path, default=None, help="also save Ray's timeline")
+    parser.add_argument("--pstats", type=Path, default=None, help="also save the profile (pstats)")
     args = parser.parse_args()
     quiet()
     if args.quick:
@@ -198,6 +199,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hyperlight-bench-") as workdir:
         measured = profile_search(budget, Path(workdir), args.ray_timeline)
     report(section, measured, args.top)
+    if args.pstats is not None:
+        measured["profile"].dump_stats(str(args.pstats))
     if args.ray_timeline is not None:
         for line in timeline_summary(args.ray_timeline):
             section.note(f"ray timeline: {line}")
