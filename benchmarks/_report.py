@@ -14,6 +14,7 @@ import dataclasses
 import datetime as _dt
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shlex
@@ -197,6 +198,16 @@ def median(values: Iterable[float | None]) -> float | None:
     """
     present = [float(value) for value in values if value is not None]
     return statistics.median(present) if present else None
+
+
+def median_unreached_last(values: list[float | None]) -> float | None:
+    """Median where a search that never got there counts as worst (None if that is the median).
+
+    >>> median_unreached_last([0.1, None, 0.3]), median_unreached_last([0.1, None, None])
+    (0.3, None)
+    """
+    ranked = sorted(values, key=lambda v: math.inf if v is None else v)
+    return ranked[len(ranked) // 2] if ranked else None
 
 
 def ratio(ours: float | None, reference: float | None) -> float | None:

@@ -38,6 +38,7 @@ from benchmarks._report import (
     add_common_arguments,
     finish_section,
     median,
+    median_unreached_last,
     start_section,
 )
 
@@ -62,16 +63,6 @@ def fraction_to_reach(records: list[tl.EpochRecord], goal: float, grid_epochs: i
     """
     epochs = tl.epochs_to_target(records, goal)
     return None if epochs is None else epochs / grid_epochs
-
-
-def median_unreached_last(values: list[float | None]) -> float | None:
-    """Median where a search that never got there counts as worst (None if that is the median).
-
-    >>> median_unreached_last([0.1, None, 0.3]), median_unreached_last([0.1, None, None])
-    (0.3, None)
-    """
-    ranked = sorted(values, key=lambda v: math.inf if v is None else v)
-    return ranked[len(ranked) // 2] if ranked else None
 
 
 def _line(section: Section, key: str, label: str, values: list[float | None], target: str,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ and examples/
@@ -36,23 +37,26 @@ from benchmarks._report import (
     add_common_arguments,
     finish_section,
     median,
+    median_unreached_last,
     start_section,
 )
 from benchmarks._report import ratio as ratio_of
 from benchmarks._search_run import TARGETS, SearchRun, run_side
 
 SIDES = ("ours", "optuna", "optuna-threads")
+#: Reads one number from a run (None: not reached / not measured).
+Reader = Callable[[SearchRun], "float | None"]
 
 
-def _values(runs: list[SearchRun], side: str, read: object) -> list[float | None]:
-    return [read(run) for run in runs if run.side == side]  # type: ignore[operator]
+def _values(runs: list[SearchRun], side: str, read: Reader) -> list[float | None]:
+    return [read(run) for run in runs if run.side == side]
 
 
-def _median(runs: list[SearchRun], side: str, read: object) -> float | None:
+def _median(runs: list[SearchRun], side: str, read: Reader) -> float | None:
     return median(_values(runs, side, read))
 
 
-def _per_seed(runs: list[SearchRun], side: str, read: object, unit: str = "s") -> str:
+def _per_seed(runs: list[SearchRun], side: str, read: Reader, unit: str = "s") -> str:
     values = _values(runs, side, read)
     shown = ", ".join("never" if v is None else f"{v:.3g}" for v in values)
     return f"{side} [{shown}] {unit}".strip()
@@ -66,7 +70,9 @@ def add_measures(section: Section, runs: list[SearchRun]) -> None:
         def read(run: SearchRun, key: str = key) -> float | None:
             return run.time_to[key]
 
-        ours, optuna = _median(runs, "ours", read), _median(runs, "optuna", read)
+        # A seed that never reached the target counts as the slowest (not left out).
+        ours = median_unreached_last(_values(runs, "ours", read))
+        optuna = median_unreached_last(_values(runs, "optuna", read))
         section.add(Measure(
             key=f"optuna_time_to_{key}", target="<= 0.7", ours=ours, reference=optuna,
             label=f"time to {key} validation accuracy / Optuna's (processes)",
@@ -145,7 +151,7 @@ def add_notes(section: Section, runs: list[SearchRun]) -> None:
         if not mine:
             continue
 
-        def m(read: object, side: str = side) -> str:
+        def m(read: Reader, side: str = side) -> str:
             value = _median(runs, side, read)
             return "n/a" if value is None else f"{value:.3g}"
 

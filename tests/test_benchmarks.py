@@ -185,6 +185,45 @@ def test_a_section_survives_its_json_round_trip() -> None:
     assert _report.section_from_json(section.to_json()) == section
 
 
+def _search_run(side: str, seed: int, wall: float, to_097: float | None) -> object:
+    from benchmarks._search_run import SearchRun
+
+    return SearchRun(
+        side=side, seed=seed, load_average=1.0, wall_s=wall,
+        time_to={"0.95": to_097, "0.97": to_097, "0.98": None}, epochs=300,
+        epochs_to={"0.95": 10, "0.97": 20, "0.98": None}, n_trials=100, test_acc=0.97,
+        best_val_acc=0.98, first_epoch_s=2.0, after_last_epoch_s=1.0, window_s=50.0,
+        cores={"driver": 0.3, "ray system": 0.05, "trial worker": 1.5}, in_epoch_share=0.8,
+        one_running_s=3.0, epoch_period_s={"32": 0.1}, epoch_gap_s=0.01, peak_rss_mb=600.0,
+    )  # fmt: skip
+
+
+def test_the_optuna_comparison_is_a_ratio_of_medians_over_seeds() -> None:
+    from benchmarks import vs_optuna
+
+    runs = [
+        _search_run("ours", 0, wall=80.0, to_097=20.0),
+        _search_run("ours", 1, wall=60.0, to_097=None),  # never reached 0.97
+        _search_run("ours", 2, wall=70.0, to_097=10.0),
+        _search_run("optuna", 0, wall=40.0, to_097=5.0),
+        _search_run("optuna", 1, wall=35.0, to_097=15.0),
+        _search_run("optuna", 2, wall=30.0, to_097=10.0),
+    ]
+    section = _section()
+    vs_optuna.add_measures(section, runs)  # type: ignore[arg-type]
+    vs_optuna.add_notes(section, runs)  # type: ignore[arg-type]
+    measures = {measure.key: measure for measure in section.measures}
+    assert measures["optuna_wall"].value == pytest.approx(70.0 / 35.0)
+    assert measures["optuna_wall"].met is False
+    # a seed that never got there counts as the slowest: ours 10, 20, never -> 20 s; Optuna 10 s
+    assert measures["optuna_time_to_0.97"].value == pytest.approx(20.0 / 10.0)
+    assert "never" in measures["optuna_time_to_0.97"].detail
+    assert measures["optuna_time_to_0.98"].value is None
+    assert measures["driver_cpu"].value == pytest.approx(0.3)
+    assert measures["driver_cpu"].met is False
+    assert any(note.startswith("ours: wall 70 s") for note in section.notes)
+
+
 def _repository_state() -> str:
     return subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all", "--ignored"],
