@@ -9,6 +9,7 @@ of the call are timestamped by wrapping the library's functions (nothing in the 
 from __future__ import annotations
 
 import dataclasses
+import math
 import resource
 import time
 from pathlib import Path
@@ -45,27 +46,32 @@ def settings_for(budget: Budget, results_dir: Path, *, searcher: str = "hyperopt
     }
 
 
-def epoch_records(result_grid: Any) -> list[EpochRecord]:
-    """One record per epoch reported to Tune, from the ``analysis`` (ResultGrid) of a search."""
+def epoch_records(result_grid: Any, metric: str = "val_acc") -> list[EpochRecord]:
+    """One record per epoch reported to Tune, from the ``analysis`` (ResultGrid) of a search.
+
+    The trainable's report keys come from :mod:`pytorch_hyperlight.search.results`, so a rename
+    there reaches the benchmarks.
+    """
+    from pytorch_hyperlight.search import results as keys
+
     records = []
     for trial_result in result_grid:
         frame = trial_result.metrics_dataframe
-        if frame is None or frame.empty or "epoch_started_at" not in frame:
+        if frame is None or frame.empty or keys.EPOCH_STARTED_AT not in frame:
             continue
         trial_id = str(frame["trial_id"].iloc[0])
         batch_size = int(trial_result.config["batch_size"])
-        for row in frame.itertuples(index=False):
-            value = getattr(row, "val_acc", None)
-            records.append(
-                EpochRecord(
-                    trial=trial_id,
-                    epoch=int(row.epoch),
-                    started_at=float(row.epoch_started_at),
-                    ended_at=float(row.epoch_ended_at),
-                    value=None if value is None else float(value),
-                    batch_size=batch_size,
-                )
-            )
+        values = frame[metric] if metric in frame else [None] * len(frame)
+        columns = (
+            frame[keys.EPOCH],
+            frame[keys.EPOCH_STARTED_AT],
+            frame[keys.EPOCH_ENDED_AT],
+            values,
+        )
+        for epoch, started, ended, value in zip(*columns):
+            measured = None if value is None or math.isnan(value) else float(value)
+            records.append(EpochRecord(trial_id, int(epoch), float(started), float(ended),
+                                       measured, batch_size))  # fmt: skip
     return records
 
 

@@ -147,6 +147,26 @@ def test_rungs_are_where_ray_s_asha_stops_trials() -> None:
     assert [m for m in milestones if m < budget.max_epochs] == budget.rungs() == [1, 3, 9]
 
 
+def test_our_epochs_are_read_from_what_the_trainable_reports_to_tune() -> None:
+    import pandas as pd
+
+    from benchmarks._ours_side import epoch_records
+    from pytorch_hyperlight.search import results as keys
+
+    frame = pd.DataFrame({
+        "trial_id": ["t1", "t1"], keys.EPOCH: [0, 1], keys.EPOCH_STARTED_AT: [10.0, 11.0],
+        keys.EPOCH_ENDED_AT: [10.5, 11.5], "val_acc": [0.5, float("nan")],
+    })  # fmt: skip
+    grid = [
+        SimpleNamespace(metrics_dataframe=frame, config={"batch_size": 64}),
+        SimpleNamespace(metrics_dataframe=pd.DataFrame(), config={"batch_size": 32}),  # no epochs
+    ]
+    assert epoch_records(grid) == [
+        EpochRecord("t1", 0, 10.0, 10.5, 0.5, 64),
+        EpochRecord("t1", 1, 11.0, 11.5, None, 64),
+    ]
+
+
 def _section(**measures: float | None) -> _report.Section:
     machine = _report.Machine(2, (1.0, 2.0, 3.0), "3.11", {"ray": "2.60.0"}, "abc", "2026-11-29")
     section = _report.Section("x.py", "a title", "python x.py", machine)
