@@ -6,7 +6,7 @@ page between the two marker lines; the hand-written text around them ("Where the
 kept. A script that fails is named in the page and makes this command exit with status 1; the
 others still run.
 
-    python benchmarks/run_all.py                 # full sizes (long: about an hour on 2 idle cores)
+    python benchmarks/run_all.py                 # full sizes (about half an hour on 2 idle cores)
     python benchmarks/run_all.py --quick         # proves every script works; prints, writes nothing
     python benchmarks/run_all.py --quick --output /tmp/page.md   # ... and renders into a copy
     python benchmarks/run_all.py --only vs_optuna,epoch_overhead
