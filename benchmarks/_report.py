@@ -338,7 +338,7 @@ def render_summary(sections: Sequence[Section]) -> str:
         measure.key: (measure, section) for section in sections for measure in section.measures
     }
     lines = [
-        "| measure | before (issue 12) | measured | target | met | load at start |",
+        "| measure | before (issue 12) | measured | target | met | load when measured (script) |",
         "|---|---|---|---|---|---|",
     ]
     for key, (label, before) in TARGET_ROWS.items():
@@ -364,7 +364,7 @@ def render_section(section: Section) -> str:
         "",
         f"```bash\n{section.command}\n```",
         "",
-        "| measure | value | target | ours (median) | reference (median) | load |",
+        "| measure | value | target | ours (median) | reference (median) | load when measured |",
         "|---|---|---|---|---|---|",
     ]
     for measure in section.measures:
@@ -389,7 +389,8 @@ def render(sections: Sequence[Section], command: str, failures: Sequence[str] = 
         "## Results",
         "",
         f"Produced by `{command}`; every number below comes from that run (medians of alternated "
-        "rounds or seeds; the load average is the 1-minute one when the measurement started).",
+        "rounds or seeds). Load averages are 1-minute ones: each script's at its start, and each "
+        "line's when it was measured (the end of its runs).",
         "",
         render_summary(sections),
     ]

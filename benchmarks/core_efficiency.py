@@ -22,12 +22,65 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ from a checkout
 
 from benchmarks._environment import quiet
 from benchmarks._report import Measure, add_common_arguments, finish_section, start_section
+from benchmarks._timing import record_calls
 from examples.digits import N_CLASSES, LitDigits, configure_dataloaders
+
+
+def search(trials: int, epochs: int, cores: int) -> tuple[Any, float, dict[str, float]]:
+    """One FIFO search on a Ray started here: the result, its wall time and the search's span."""
+    import logging
+
+    import ray
+    from ray import tune
+
+    from pytorch_hyperlight import Runner
+    from pytorch_hyperlight.search import run
+
+    space = {"lr": tune.loguniform(1e-2, 5e-2), "n_hidden": tune.choice([64, 128]),
+             "gradient_clip_val": 0, "max_epochs": epochs, "batch_size": 32,
+             "n_classes": N_CLASSES}  # fmt: skip
+    settings = {"metric_to_optimize": "val_f1", "metric_opt_mode": "max", "seed": 16,
+                "n_samples": trials, "searcher": "random", "scheduler": "fifo", "cpu_per_trial": 1,
+                "verbose": 0, "gpus": 0}  # fmt: skip
+    calls: list[tuple[str, float, float]] = []
+    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)  # fmt: skip
+    restore = record_calls(run, ("_search",), calls)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hyperlight-bench-") as workdir:
+            started = time.perf_counter()
+            result = Runner(configure_dataloaders).run_hyper_opt(
+                LitDigits, space, {**settings, "results_dir": workdir}
+            )
+            wall = time.perf_counter() - started
+    finally:
+        restore()
+        ray.shutdown()
+    _, search_start, search_end = calls[0]
+    return result, wall, {"search_started_at": search_start, "search": search_end - search_start}
+
+
+def cold_starts_and_gaps(
+    result: Any, search_started_at: float, cores: int
+) -> tuple[list[float], list[float]]:
+    """When the first epochs began (s into the search), and the gaps between reused trials."""
+    spans = []
+    for trial in result["analysis"]:
+        reports = trial.metrics_dataframe
+        spans.append((int(reports["pid"].iloc[0]), float(reports["epoch_started_at"].min()),
+                      float(reports["epoch_ended_at"].max())))  # fmt: skip
+    cold = sorted(start - search_started_at for _, start, _ in spans)[:cores]
+    gaps = []
+    for pid in {pid for pid, *_ in spans}:
+        mine = sorted((start, end) for p, start, end in spans if p == pid)
+        gaps += [b[0] - a[1] for a, b in itertools.pairwise(mine)]
+    return cold, gaps
 
 
 def main() -> None:
@@ -45,68 +98,13 @@ def main() -> None:
         "as many at once as there are cores",
         args.quick,
     )
-    import logging
-
-    import ray
-    from ray import tune
-
-    from pytorch_hyperlight import Runner
-    from pytorch_hyperlight.search import run
-
     cores = os.cpu_count() or 1
-    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)  # fmt: skip
-    phases: dict[str, float] = {}
-    search = run._search
-
-    def timed_search(*a: object, **k: object) -> object:
-        phases["search_started_at"] = time.time()
-        started = time.perf_counter()
-        try:
-            return search(*a, **k)  # type: ignore[arg-type]
-        finally:
-            phases["search"] = time.perf_counter() - started
-
-    run._search = timed_search  # type: ignore[assignment]
-    space = {
-        "lr": tune.loguniform(1e-2, 5e-2),
-        "n_hidden": tune.choice([64, 128]),
-        "gradient_clip_val": 0,
-        "max_epochs": args.epochs,
-        "batch_size": 32,
-        "n_classes": N_CLASSES,
-    }
-    try:
-        with tempfile.TemporaryDirectory(prefix="hyperlight-bench-") as workdir:
-            started = time.perf_counter()
-            result = Runner(configure_dataloaders).run_hyper_opt(
-                LitDigits,
-                space,
-                {"metric_to_optimize": "val_f1", "metric_opt_mode": "max", "seed": 16,
-                 "n_samples": args.trials, "searcher": "random", "scheduler": "fifo",
-                 "cpu_per_trial": 1, "results_dir": workdir, "verbose": 0, "gpus": 0},
-            )  # fmt: skip
-            wall = time.perf_counter() - started
-    finally:
-        ray.shutdown()
-    trials = result["trials"]
-    training = float(trials["training_time_s"].sum())
-    # Where the rest goes: each trial process's cold start, and the gaps between reused trials.
-    spans = []
-    for trial in result["analysis"]:
-        reports = trial.metrics_dataframe
-        first_iteration = float(reports["time_this_iter_s"].iloc[0])
-        first_epoch = float(reports["epoch_ended_at"].iloc[0] - reports["epoch_started_at"].iloc[0])
-        spans.append((int(reports["pid"].iloc[0]), float(reports["epoch_started_at"].min()),
-                      float(reports["epoch_ended_at"].max()), first_iteration - first_epoch))  # fmt: skip
-    cold = sorted(start - phases["search_started_at"] for _, start, _, _ in spans)[:cores]
-    gaps = []
-    for pid in {pid for pid, *_ in spans}:
-        mine = sorted((start, end) for p, start, end, _ in spans if p == pid)
-        gaps += [b[0] - a[1] for a, b in itertools.pairwise(mine)]
-    print("training time per trial: "
-          + ", ".join(f"{t:.1f} s" for t in trials["training_time_s"]))  # fmt: skip
+    result, wall, phases = search(args.trials, args.epochs, cores)
+    training = float(result["trials"]["training_time_s"].sum())
+    cold, gaps = cold_starts_and_gaps(result, phases["search_started_at"], cores)
     warm = phases["search"] - max(cold)
+    print("training time per trial: "
+          + ", ".join(f"{t:.1f} s" for t in result["trials"]["training_time_s"]))  # fmt: skip
     section.add(Measure(
         key="core_efficiency", label="core efficiency of the whole run_hyper_opt call",
         value=training / (wall * cores), target=">= 0.88", unit="", ours=wall,

@@ -10,6 +10,8 @@ others still run.
     python benchmarks/run_all.py --quick         # proves every script works; prints, writes nothing
     python benchmarks/run_all.py --quick --output /tmp/page.md   # ... and renders into a copy
     python benchmarks/run_all.py --only vs_optuna,epoch_overhead
+    python benchmarks/run_all.py --keep-json results/     # also keep each script's section
+    python benchmarks/run_all.py --from-json results/     # only render kept sections again
 """
 
 from __future__ import annotations
@@ -58,6 +60,38 @@ def run_script(name: str, quick: bool, workdir: Path, timeout_s: float) -> Secti
     return section_from_json(json.loads(out.read_text(encoding="utf-8")))
 
 
+def run_scripts(
+    names: list[str], quick: bool, timeout_s: float, keep: Path | None
+) -> tuple[list[Section], list[str]]:
+    """Run the scripts one after the other; their sections, and the names of those that failed."""
+    sections: list[Section] = []
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="hyperlight-bench-all-") as workdir:
+        for name in names:
+            section = run_script(name, quick, Path(workdir), timeout_s)
+            if section is None:
+                failures.append(f"{name}.py")
+                continue
+            sections.append(section)
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                (keep / f"{name}.json").write_text(json.dumps(section.to_json(), indent=1))
+    return sections, failures
+
+
+def kept_sections(folder: Path, names: list[str]) -> list[Section]:
+    """The sections kept by ``--keep-json`` (in the scripts' order)."""
+    paths = [folder / f"{name}.json" for name in names if (folder / f"{name}.json").exists()]
+    if not paths:
+        raise SystemExit(f"{folder} holds no section of {', '.join(names)} (*.json)")
+    return [section_from_json(json.loads(path.read_text(encoding="utf-8"))) for path in paths]
+
+
+def _kept_command(folder: Path) -> str:
+    path = folder / "command.txt"
+    return path.read_text().strip() if path.exists() else "python benchmarks/run_all.py"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes; docs stay untouched")
@@ -69,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", default="", help="comma-separated script names (no .py)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per script")
+    parser.add_argument("--keep-json", type=Path, default=None, help="copy each section here")
+    parser.add_argument(
+        "--from-json", type=Path, default=None, help="run nothing: render the sections kept here"
+    )
     args = parser.parse_args(argv)
     names = [n for n in SCRIPTS if not args.only or n in args.only.split(",")]
     unknown = set(filter(None, args.only.split(","))) - set(SCRIPTS)
@@ -76,16 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown script(s) {sorted(unknown)}; choose from {', '.join(SCRIPTS)}")
     output = args.output or (None if args.quick else ROOT / "docs" / "benchmarks.md")
     timeout_s = args.timeout or (900.0 if args.quick else 4 * 3600.0)
-    sections: list[Section] = []
-    failures: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="hyperlight-bench-all-") as workdir:
-        for name in names:
-            section = run_script(name, args.quick, Path(workdir), timeout_s)
-            if section is None:
-                failures.append(f"{name}.py")
-            else:
-                sections.append(section)
-    command = shlex.join(["python", "benchmarks/run_all.py", *(argv or sys.argv[1:])])
+    if args.from_json is not None:
+        sections, failures = kept_sections(args.from_json, names), []
+        command = _kept_command(args.from_json)
+    else:
+        sections, failures = run_scripts(names, args.quick, timeout_s, args.keep_json)
+        command = shlex.join(["python", "benchmarks/run_all.py", *(argv or sys.argv[1:])])
+        if args.keep_json is not None:
+            args.keep_json.mkdir(parents=True, exist_ok=True)
+            (args.keep_json / "command.txt").write_text(command + "\n", encoding="utf-8")
     generated = render(sections, command, failures)
     if output is None:
         print("\n" + generated)

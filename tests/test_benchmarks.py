@@ -205,6 +205,28 @@ def test_a_section_survives_its_json_round_trip() -> None:
     assert _report.section_from_json(section.to_json()) == section
 
 
+def test_kept_sections_render_into_the_page_without_running_anything(tmp_path: Path) -> None:
+    import json
+
+    from benchmarks import run_all
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "vs_optuna.json").write_text(json.dumps(_section(optuna_wall=0.8).to_json()))
+    (kept / "command.txt").write_text("python benchmarks/run_all.py\n")
+    page = tmp_path / "page.md"
+    page.write_text(f"intro\n{_report.START_MARKER}\n{_report.END_MARKER}\nkept text\n")
+
+    assert run_all.main(["--from-json", str(kept), "--output", str(page)]) == 0
+
+    text = page.read_text()
+    assert "Produced by `python benchmarks/run_all.py`" in text
+    assert (
+        "| wall time of the same 100-trial search / Optuna's | 1.7 | 0.8x | <= 1.0 | yes |" in text
+    )
+    assert text.startswith("intro\n") and text.endswith("kept text\n")
+
+
 def _search_run(side: str, seed: int, wall: float, to_097: float | None) -> object:
     from benchmarks._search_run import SearchRun
 
