@@ -12,7 +12,7 @@ The ratio compares medians of the epoch period (one epoch's start to the next on
 validation and whatever runs between two epochs). The period is split into the epoch itself
 (start to validation end) and the gap (validation end to the next start). Sides alternate per round.
 
-    python benchmarks/epoch_overhead.py                    # 2 rounds x 27 epochs, batch 32 and 64
+    python benchmarks/epoch_overhead.py                    # 4 rounds x 18 epochs, batch 32 and 64
     python benchmarks/epoch_overhead.py --quick
 """
 
@@ -64,8 +64,8 @@ def _one_round(side: str, budget: Budget, batch_sizes: list[int], repeats: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=27)
+    parser.add_argument("--rounds", type=int, default=4, help="more rounds: less hurt by bursts")
+    parser.add_argument("--epochs", type=int, default=18)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-sizes", default="32,64")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
@@ -95,6 +95,20 @@ def main() -> None:
     finish_section(section, args.json)
 
 
+def _per_round(records: dict[str, list[tl.EpochRecord]], size: int) -> str:
+    """Each side's median epoch period per round (a burst of load shows up as one odd round)."""
+    parts = []
+    for side, side_records in records.items():
+        rounds = sorted({r.trial.split("/")[0] for r in side_records}, key=int)
+        medians = [
+            tl.median_or_none(tl.epoch_periods(
+                [r for r in side_records if r.trial.split("/")[0] == index]).get(size, []))
+            for index in rounds
+        ]  # fmt: skip
+        parts.append(f"{side} [" + ", ".join(f"{m:.3f}" if m else "n/a" for m in medians) + "] s")
+    return ", ".join(parts)
+
+
 def _report(section: Section, records: dict[str, list[tl.EpochRecord]], batch_sizes: list[int],
             cores: list[dict[str, float]]) -> None:  # fmt: skip
     periods = {side: tl.epoch_periods(rs) for side, rs in records.items()}
@@ -106,7 +120,8 @@ def _report(section: Section, records: dict[str, list[tl.EpochRecord]], batch_si
             f"loop's, batch size {size}", value=ratio_of(ours, bare), target="<= 1.1",
             ours=ours, reference=bare,
             detail=f"median epoch period (start to next start) over "
-            f"{len(periods['ours'].get(size, []))} / {len(periods['bare'].get(size, []))} epochs",
+            f"{len(periods['ours'].get(size, []))} / {len(periods['bare'].get(size, []))} epochs; "
+            f"per round: {_per_round(records, size)}",
         ))  # fmt: skip
     for side, side_records in records.items():
         durations = [r.ended_at - r.started_at for r in side_records]
