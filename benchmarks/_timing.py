@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 
 
@@ -24,3 +24,36 @@ def record_phases(module: ModuleType, names: Iterable[str], phases: dict[str, fl
 
     for name in names:
         wrap(name)
+
+
+def record_calls(
+    owner: object, names: Iterable[str], calls: list[tuple[str, float, float]]
+) -> Callable[[], None]:
+    """Wrap ``owner.<name>`` for each name so that each call appends ``(name, start, end)`` to
+    ``calls``, in wall-clock seconds (``time.time()``: comparable with other processes' clocks).
+
+    Returns:
+        A function that puts the original attributes back.
+    """
+    originals = {name: getattr(owner, name) for name in names}
+
+    def wrap(name: str) -> None:
+        function = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            started = time.time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                calls.append((name, started, time.time()))
+
+        setattr(owner, name, timed)
+
+    for name in originals:
+        wrap(name)
+
+    def restore() -> None:
+        for name, original in originals.items():
+            setattr(owner, name, original)
+
+    return restore

@@ -9,8 +9,8 @@ checks and dry run before the search and the reload, re-validation and test afte
 
 One Ray is started first (not timed). Timings are printed, never asserted.
 
-    .venv/bin/python benchmarks/core_efficiency.py                 # 8 trials x 32 epochs
-    .venv/bin/python benchmarks/core_efficiency.py --trials 6 --epochs 20
+    python benchmarks/core_efficiency.py                 # 8 trials x 32 epochs
+    python benchmarks/core_efficiency.py --quick         # proves it works
 """
 
 from __future__ import annotations
@@ -22,98 +22,110 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ from a checkout
 
+from benchmarks._environment import quiet
+from benchmarks._report import Measure, add_common_arguments, finish_section, start_section
+from benchmarks._timing import record_calls
 from examples.digits import N_CLASSES, LitDigits, configure_dataloaders
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=32, help="about 10 s per trial on 2 cores")
-    args = parser.parse_args()
+def search(trials: int, epochs: int, cores: int) -> tuple[Any, float, dict[str, float]]:
+    """One FIFO search on a Ray started here: the result, its wall time and the search's span."""
     import logging
-    import warnings
 
-    from pytorch_hyperlight.search import ray_session
-
-    ray_session.configure_environment()
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    warnings.filterwarnings("ignore")
     import ray
     from ray import tune
 
     from pytorch_hyperlight import Runner
     from pytorch_hyperlight.search import run
 
-    cores = os.cpu_count() or 1
+    space = {"lr": tune.loguniform(1e-2, 5e-2), "n_hidden": tune.choice([64, 128]),
+             "gradient_clip_val": 0, "max_epochs": epochs, "batch_size": 32,
+             "n_classes": N_CLASSES}  # fmt: skip
+    settings = {"metric_to_optimize": "val_f1", "metric_opt_mode": "max", "seed": 16,
+                "n_samples": trials, "searcher": "random", "scheduler": "fifo", "cpu_per_trial": 1,
+                "verbose": 0, "gpus": 0}  # fmt: skip
+    calls: list[tuple[str, float, float]] = []
     ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
              logging_level=logging.WARNING)  # fmt: skip
-    phases: dict[str, float] = {}
-    search = run._search
-
-    def timed_search(*a: object, **k: object) -> object:
-        phases["search_started_at"] = time.time()
-        started = time.perf_counter()
-        try:
-            return search(*a, **k)  # type: ignore[arg-type]
-        finally:
-            phases["search"] = time.perf_counter() - started
-
-    run._search = timed_search  # type: ignore[assignment]
-    space = {
-        "lr": tune.loguniform(1e-2, 5e-2),
-        "n_hidden": tune.choice([64, 128]),
-        "gradient_clip_val": 0,
-        "max_epochs": args.epochs,
-        "batch_size": 32,
-        "n_classes": N_CLASSES,
-    }
+    restore = record_calls(run, ("_search",), calls)
     try:
         with tempfile.TemporaryDirectory(prefix="hyperlight-bench-") as workdir:
             started = time.perf_counter()
             result = Runner(configure_dataloaders).run_hyper_opt(
-                LitDigits,
-                space,
-                {"metric_to_optimize": "val_f1", "metric_opt_mode": "max", "seed": 16,
-                 "n_samples": args.trials, "searcher": "random", "scheduler": "fifo",
-                 "cpu_per_trial": 1, "results_dir": workdir, "verbose": 0, "gpus": 0},
-            )  # fmt: skip
+                LitDigits, space, {**settings, "results_dir": workdir}
+            )
             wall = time.perf_counter() - started
     finally:
+        restore()
         ray.shutdown()
-    trials = result["trials"]
-    training = float(trials["training_time_s"].sum())
-    # Where the rest goes: each trial process's cold start, and the gaps between reused trials.
+    _, search_start, search_end = calls[0]
+    return result, wall, {"search_started_at": search_start, "search": search_end - search_start}
+
+
+def cold_starts_and_gaps(
+    result: Any, search_started_at: float, cores: int
+) -> tuple[list[float], list[float]]:
+    """When the first epochs began (s into the search), and the gaps between reused trials."""
     spans = []
     for trial in result["result_grid"]:
         reports = trial.metrics_dataframe
-        first_iteration = float(reports["time_this_iter_s"].iloc[0])
-        first_epoch = float(reports["epoch_ended_at"].iloc[0] - reports["epoch_started_at"].iloc[0])
         spans.append((int(reports["pid"].iloc[0]), float(reports["epoch_started_at"].min()),
-                      float(reports["epoch_ended_at"].max()), first_iteration - first_epoch))  # fmt: skip
-    cold = sorted(start - phases["search_started_at"] for _, start, _, _ in spans)[:cores]
+                      float(reports["epoch_ended_at"].max())))  # fmt: skip
+    cold = sorted(start - search_started_at for _, start, _ in spans)[:cores]
     gaps = []
     for pid in {pid for pid, *_ in spans}:
-        mine = sorted((start, end) for p, start, end, _ in spans if p == pid)
+        mine = sorted((start, end) for p, start, end in spans if p == pid)
         gaps += [b[0] - a[1] for a, b in itertools.pairwise(mine)]
-    print(f"{args.trials} trials x {args.epochs} epochs, {cores} cores, {cores} trials at a time, "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print("training time per trial: "
-          + ", ".join(f"{t:.1f} s" for t in trials["training_time_s"]))  # fmt: skip
-    print(f"run_hyper_opt wall {wall:.1f} s (the search itself {phases['search']:.1f} s)")
-    print(f"first epoch of the first trials began {', '.join(f'{c:.1f}' for c in cold)} s into the "
-          f"search (trial processes starting: imports of torch + Lightning)")  # fmt: skip
-    if gaps:
-        print(
-            f"gap between consecutive trials in a reused process: mean {sum(gaps) / len(gaps):.2f} s"
-        )
+    return cold, gaps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_arguments(parser)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=32, help="about 8 s per trial on 2 cores")
+    args = parser.parse_args()
+    quiet()
+    if args.quick:
+        args.trials, args.epochs = 1, 2
+    section = start_section(
+        "core_efficiency.py",
+        f"training time / (wall time x cores): {args.trials} trials x {args.epochs} epochs, "
+        "as many at once as there are cores",
+        args.quick,
+    )
+    cores = os.cpu_count() or 1
+    result, wall, phases = search(args.trials, args.epochs, cores)
+    training = float(result["trials"]["training_time_s"].sum())
+    cold, gaps = cold_starts_and_gaps(result, phases["search_started_at"], cores)
     warm = phases["search"] - max(cold)
-    print(f"core efficiency: {training / (wall * cores):.3f} of the whole call, "
-          f"{training / (phases['search'] * cores):.3f} of the search, "
-          f"{training / (warm * cores):.3f} once the trial processes had started "
-          "(target >= 0.8)")  # fmt: skip
+    print("training time per trial: "
+          + ", ".join(f"{t:.1f} s" for t in result["trials"]["training_time_s"]))  # fmt: skip
+    section.add(Measure(
+        key="core_efficiency", label="core efficiency of the whole run_hyper_opt call",
+        value=training / (wall * cores), target=">= 0.88", unit="", ours=wall,
+        detail=f"sum of the trials' training time {training:.1f} s over {wall:.1f} s x {cores} "
+        "cores (Ray started before the call, not counted)",
+    ))  # fmt: skip
+    section.add(Measure(
+        key="core_efficiency_search", label="the same, the search alone",
+        value=training / (phases["search"] * cores), unit="", ours=phases["search"],
+    ))  # fmt: skip
+    section.add(Measure(
+        key="core_efficiency_warm", label="the same, once the trial processes had started",
+        value=training / (warm * cores), unit="", ours=warm,
+    ))  # fmt: skip
+    section.note(f"run_hyper_opt wall {wall:.1f} s, the search itself {phases['search']:.1f} s; "
+                 f"first epochs began {', '.join(f'{c:.1f}' for c in cold)} s into the search "
+                 "(trial processes starting: imports of torch + Lightning)")  # fmt: skip
+    if gaps:
+        section.note(f"gap between consecutive trials in a reused process: mean "
+                     f"{sum(gaps) / len(gaps):.2f} s")  # fmt: skip
+    finish_section(section, args.json)
 
 
 if __name__ == "__main__":

@@ -12,24 +12,27 @@ One Ray (``ray.init``) is shared by both sides, so its start-up is counted by ne
 are alternated (A B, B A, ...) so machine-load drift affects both alike. Timings are printed,
 never asserted.
 
-    .venv/bin/python benchmarks/search_overhead.py              # 2 rounds
-    .venv/bin/python benchmarks/search_overhead.py --rounds 3
+    python benchmarks/search_overhead.py              # 3 rounds
+    python benchmarks/search_overhead.py --quick      # proves it works
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
+import logging
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ from a checkout
 
+from benchmarks._environment import quiet
+from benchmarks._report import Measure, add_common_arguments, finish_section, median, start_section
+from benchmarks._report import ratio as ratio_of
 from benchmarks._timing import record_phases
 from examples.digits import N_CLASSES, LitDigits, configure_dataloaders
 
@@ -39,14 +42,24 @@ CONCURRENCY = 2
 BATCH_SIZE_MAIN = 256
 
 
-def search_space() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Plan:
+    """The search both sides run: trials, and the choice of max_epochs (ASHA's max_t: the largest)."""
+
+    n_samples: int = N_SAMPLES
+    epochs: tuple[int, ...] = (6, 8)
+    grace_period: int = 2
+    concurrency: int = CONCURRENCY
+
+
+def search_space(plan: Plan) -> dict[str, Any]:
     from ray import tune
 
     return {
         "lr": tune.loguniform(1e-3, 1e-1),
         "n_hidden": tune.choice([32, 64, 128]),
         "gradient_clip_val": 0,
-        "max_epochs": tune.choice([6, 8]),
+        "max_epochs": tune.choice(list(plan.epochs)),
         "batch_size": tune.choice([32, 64]),
         "n_classes": N_CLASSES,
     }
@@ -93,7 +106,7 @@ def train_digits(config: dict[str, Any]) -> None:
     trainer.fit(model, loaders["train_loader"], loaders["val_loader"])
 
 
-def hand_written(workdir: Path) -> float:
+def hand_written(workdir: Path, plan: Plan) -> float:
     import torch
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -101,16 +114,21 @@ def hand_written(workdir: Path) -> float:
 
     tuner = tune.Tuner(
         tune.with_resources(train_digits, {"cpu": 1}),
-        param_space=search_space(),
+        param_space=search_space(plan),
         tune_config=tune.TuneConfig(
             metric="val_f1",
             mode="max",
-            search_alg=HyperOptSearch(n_initial_points=N_SAMPLES // 2, random_state_seed=SEED),
-            scheduler=ASHAScheduler(
-                time_attr="training_iteration", max_t=8, grace_period=2, reduction_factor=3
+            search_alg=HyperOptSearch(
+                n_initial_points=max(1, plan.n_samples // 2), random_state_seed=SEED
             ),
-            num_samples=N_SAMPLES,
-            max_concurrent_trials=CONCURRENCY,
+            scheduler=ASHAScheduler(
+                time_attr="training_iteration",
+                max_t=max(plan.epochs),
+                grace_period=plan.grace_period,
+                reduction_factor=3,
+            ),
+            num_samples=plan.n_samples,
+            max_concurrent_trials=plan.concurrency,
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -139,23 +157,23 @@ def hand_written(workdir: Path) -> float:
 
 
 # --- the same through pytorch_hyperlight -----------------------------------------------------------
-def hyperlight(workdir: Path) -> float:
+def hyperlight(workdir: Path, plan: Plan) -> float:
     from pytorch_hyperlight import Runner
 
     runner = Runner(configure_dataloaders, experiment_id="benchmark")
     result = runner.run_hyper_opt(
         LitDigits,
-        search_space(),
+        search_space(plan),
         {
             "seed": SEED,
             "metric_to_optimize": "val_f1_epoch",
             "metric_opt_mode": "max",
-            "n_samples": N_SAMPLES,
-            "hyperopt_n_initial_points": N_SAMPLES // 2,
+            "n_samples": plan.n_samples,
+            "hyperopt_n_initial_points": max(1, plan.n_samples // 2),
             "cpu_per_trial": 1,
-            "grace_period": 2,
-            "epoch_upper_limit": 8,
-            "max_concurrent_trials": CONCURRENCY,
+            "grace_period": plan.grace_period,
+            "epoch_upper_limit": max(plan.epochs),
+            "max_concurrent_trials": plan.concurrency,
             "batch_size_main": BATCH_SIZE_MAIN,
             "results_dir": str(workdir),
             "verbose": 0,
@@ -165,10 +183,10 @@ def hyperlight(workdir: Path) -> float:
     return float(result["metrics_last"]["test_acc"])
 
 
-def _timed(run: Callable[[Path], float]) -> tuple[float, float]:
+def _timed(run: Callable[[Path, Plan], float], plan: Plan) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="hyperlight-bench-") as workdir:
         started = time.perf_counter()
-        test_acc = run(Path(workdir))
+        test_acc = run(Path(workdir), plan)
         return time.perf_counter() - started, test_acc
 
 
@@ -181,28 +199,25 @@ def _record_phases(phases: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    add_common_arguments(parser)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    import logging
-    import warnings
-
-    from pytorch_hyperlight.search import ray_session
-
-    ray_session.configure_environment()
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    warnings.filterwarnings("ignore")
-    for name in ("lightning.pytorch", "pytorch_lightning", "lightning_fabric", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet()
+    plan = Plan(n_samples=1, epochs=(1, 2), grace_period=1, concurrency=1) if args.quick else Plan()
+    if args.quick:
+        args.rounds = 1
+    section = start_section(
+        "search_overhead.py",
+        f"run_hyper_opt vs a hand-written Tuner + TuneReportCheckpointCallback: {plan.n_samples} "
+        f"trials ASHA + HyperOpt, {plan.concurrency} at a time, {args.rounds} alternated rounds",
+        args.quick,
+    )
     import pytorch_lightning  # noqa: F401  (imports outside the timings)
     import ray
     import ray.tune.search.hyperopt
 
-    ray.init(
-        num_cpus=CONCURRENCY,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.WARNING,
-    )
+    ray.init(num_cpus=plan.concurrency, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)  # fmt: skip
     phases: dict[str, float] = {}
     _record_phases(phases)
     sides = {"hand-written": hand_written, "run_hyper_opt": hyperlight}
@@ -212,23 +227,33 @@ def main() -> None:
         for round_index in range(args.rounds):
             order = list(sides) if round_index % 2 == 0 else list(reversed(sides))
             for name in order:
-                seconds, test_acc = _timed(sides[name])
+                seconds, test_acc = _timed(sides[name], plan)
                 wall[name].append(seconds)
                 print(f"round {round_index + 1}  {name:<13} wall {seconds:6.2f} s  "
                       f"test_acc={test_acc:.4f}", flush=True)  # fmt: skip
                 if name == "run_hyper_opt":
                     plots.append(phases["_save_plots"])
-                    print("    by step: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))
+                    section.note("run_hyper_opt by step: "
+                                 + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))  # fmt: skip
     finally:
         ray.shutdown()
-    base, mine = statistics.median(wall["hand-written"]), statistics.median(wall["run_hyper_opt"])
-    print(f"\n{N_SAMPLES} trials ASHA + HyperOpt on digits, {CONCURRENCY} at a time, "
-          f"{args.rounds} alternated rounds, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    without_plots = statistics.median(w - p for w, p in zip(wall["run_hyper_opt"], plots))
-    print(f"median wall hand-written {base:6.2f} s | run_hyper_opt {mine:6.2f} s | "
-          f"ratio {mine / base:5.3f}  (target <= 1.05)")  # fmt: skip
-    print(f"run_hyper_opt without drawing its plots (work the hand-written script does not do): "
-          f"{without_plots:6.2f} s | ratio {without_plots / base:5.3f}")  # fmt: skip
+    base, mine = median(wall["hand-written"]), median(wall["run_hyper_opt"])
+    raw = (" s; ours " + ", ".join(f"{v:.2f}" for v in wall["run_hyper_opt"]) + " s, hand-written "
+           + ", ".join(f"{v:.2f}" for v in wall["hand-written"]) + " s")  # fmt: skip
+    section.add(Measure(
+        key="search_vs_tuner", target="<= 1.03", ours=mine, reference=base,
+        label="run_hyper_opt / hand-written Tuner + TuneReportCheckpointCallback, incl. reload + test",
+        value=ratio_of(mine, base), detail="one Ray shared by both (its start-up counted by neither)"
+        + raw,
+    ))  # fmt: skip
+    without_plots = median(w - p for w, p in zip(wall["run_hyper_opt"], plots))
+    section.add(Measure(
+        key="search_vs_tuner_no_plots", ours=without_plots, reference=base,
+        label="the same, without drawing the plots (work the hand-written script does not do)",
+        value=ratio_of(without_plots, base), detail="plots: " + ", ".join(f"{p:.2f}" for p in plots)
+        + " s",
+    ))  # fmt: skip
+    finish_section(section, args.json)
 
 
 if __name__ == "__main__":

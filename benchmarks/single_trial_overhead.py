@@ -7,15 +7,14 @@ run, collects the epoch metrics, and writes metrics.csv, metrics.png and run.jso
 alternated (A B, B A, A B, ...) in one process after one untimed warm-up each, so imports and
 machine-load drift affect both alike. Timings are printed, never asserted.
 
-    .venv/bin/python benchmarks/single_trial_overhead.py            # 3 rounds, 12 epochs
-    .venv/bin/python benchmarks/single_trial_overhead.py --rounds 5 --epochs 8
+    python benchmarks/single_trial_overhead.py            # 3 rounds, 80 epochs (a 10 s trial)
+    python benchmarks/single_trial_overhead.py --rounds 5 --epochs 25
+    python benchmarks/single_trial_overhead.py --quick    # proves it works
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/ fro
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from benchmarks._environment import quiet
+from benchmarks._report import Measure, add_common_arguments, finish_section, median, start_section
+from benchmarks._report import ratio as ratio_of
 from benchmarks._timing import record_phases
 from examples.digits import CONFIG, LitDigits, configure_dataloaders
 
@@ -93,19 +95,20 @@ def _record_phases(phases: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=25, help="about 10 s per trial on 2 cores")
+    parser.add_argument("--epochs", type=int, default=80, help="about 10 s per trial on 2 cores")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0: torch's default")
     args = parser.parse_args()
-    import logging
-
-    for name in ("lightning.pytorch", "pytorch_lightning", "lightning_fabric", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-
+    quiet()
+    if args.quick:
+        args.rounds, args.epochs = 1, 2
+    section = start_section(
+        "single_trial_overhead.py",
+        f"run_single_trial vs a hand-written Lightning fit + re-validation + test: {args.epochs} "
+        f"epochs of LitDigits, {args.rounds} alternated rounds",
+        args.quick,
+    )
     if args.threads:
         import torch
 
@@ -126,16 +129,19 @@ def main() -> None:
             print(f"round {round_index + 1}  {name:<16} wall {seconds:6.2f} s  "
                   f"cpu {cpu_seconds:6.2f} s  test_acc={test_acc:.4f}", flush=True)  # fmt: skip
     hand, ours = "hand-written", "run_single_trial"
-    print(f"\n{args.epochs} epochs of LitDigits on digits, {args.rounds} alternated rounds, "
-          f"{os.cpu_count()} CPUs, torch threads: {args.threads or 'default'}")  # fmt: skip
     for label, values in (("wall", wall), ("cpu", cpu)):
-        base, mine = statistics.median(values[hand]), statistics.median(values[ours])
-        print(f"median {label:<4} hand-written {base:6.2f} s | run_single_trial {mine:6.2f} s | "
-              f"ratio {mine / base:5.3f}")  # fmt: skip
-    print("target: wall-time ratio <= 1.05")
-    print(
+        base, mine = median(values[hand]), median(values[ours])
+        section.add(Measure(
+            key=f"single_trial_{label}", target="<= 1.03" if label == "wall" else "",
+            label=f"run_single_trial / hand-written Lightning fit + reval + test ({label} time)",
+            value=ratio_of(mine, base), ours=mine, reference=base,
+            detail=f"{args.epochs} epochs; ours " + ", ".join(f"{v:.2f}" for v in values[ours])
+            + " s, hand-written " + ", ".join(f"{v:.2f}" for v in values[hand]) + " s",
+        ))  # fmt: skip
+    section.note(
         "last run_single_trial by step: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items())
     )
+    finish_section(section, args.json)
 
 
 if __name__ == "__main__":
