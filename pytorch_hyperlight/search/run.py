@@ -77,7 +77,13 @@ def _search(plan: SearchPlan, settings: Settings, context: RunContext, resume: b
             user_callbacks=tuple(context.pl_callbacks),
         )
         if resume:
-            tuner = restore_tuner(context.run_dir / TUNE_EXPERIMENT_NAME, trainable, [progress])
+            tuner = restore_tuner(
+                context.run_dir / TUNE_EXPERIMENT_NAME,
+                trainable,
+                [progress],
+                n_trials=plan.n_trials,
+                n_samples=settings.n_samples,
+            )
             _check_same_objective(restored_objective(tuner), plan.metric, settings)
         else:
             tuner = build_tuner(
