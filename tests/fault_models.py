@@ -1,0 +1,124 @@
+"""A module and loaders for the resume and fault tests (importable by drivers run as subprocesses).
+
+:class:`EventLogDigits` writes what each trial does to a log file (fit starts and ends, every epoch,
+from the Ray workers only) and can send a signal at a chosen point: to the driver (Ctrl-C, SIGKILL)
+or to its own worker process. :func:`ordered_loaders` never shuffles, so a trial continued from a
+checkpoint trains on exactly the batches an uninterrupted trial would have seen.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import DataLoader
+
+from examples.digits import configure_dataloaders
+from tests.models import TinyDigits
+
+
+def ordered_loaders(batch_size: int, n_workers: int = 0) -> dict[str, Any]:
+    """The digits loaders without shuffling: each epoch sees the same batches in the same order."""
+    loaders = configure_dataloaders(batch_size, n_workers=n_workers)
+    loaders["train_loader"] = DataLoader(loaders["train_dataset"], batch_size=batch_size)
+    return loaders
+
+
+class EventLogDigits(TinyDigits):
+    """Logs ``<event> <trial key> <epoch>`` lines and sends one signal when told to.
+
+    Args:
+        log_file: where the lines go (appended by every worker).
+        driver_pid: the search's process; its one-batch dry run logs nothing.
+        signal_at: ``"<k>:<epoch>:<signal>:<target>"``: the k-th trial to start (counting every fit
+            start, 1-based) sends ``signal`` (``SIGINT`` or ``SIGKILL``) to ``target`` (``driver``
+            or ``self``) at the end of ``epoch``; each signal once per log file. Empty: never.
+    """
+
+    def __init__(
+        self,
+        lr: float,
+        n_hidden: int,
+        log_file: str,
+        driver_pid: int,
+        signal_at: str = "",
+    ) -> None:
+        super().__init__(lr=lr, n_hidden=n_hidden)
+        self.key = f"{n_hidden}/{lr!r}"
+        self.log_file = log_file
+        self.driver_pid = driver_pid
+        self.signal_at = signal_at
+
+    def _log(self, event: str) -> None:
+        with open(self.log_file, "a") as handle:
+            handle.write(f"{event} {self.key} {self.current_epoch}\n")
+
+    def _in_worker(self) -> bool:
+        return os.getpid() != self.driver_pid
+
+    def on_fit_start(self) -> None:
+        if self._in_worker():
+            self._log("start")
+
+    def on_fit_end(self) -> None:
+        if self._in_worker():
+            self._log("end")
+
+    def on_train_epoch_start(self) -> None:
+        if self._in_worker():
+            self._log("epoch")
+
+    def on_train_epoch_end(self) -> None:
+        if not self._in_worker() or not self.signal_at:
+            return
+        nth, epoch, name, target = self.signal_at.split(":")
+        marker = Path(f"{self.log_file}.{name}-{target}")
+        starts = sum(1 for event in read_events(self.log_file) if event[0] == "start")
+        if starts == int(nth) and self.current_epoch == int(epoch) and not marker.exists():
+            marker.touch()
+            self._log(f"signal-{name}-{target}")
+            pid = self.driver_pid if target == "driver" else os.getpid()
+            os.kill(pid, getattr(signal, name))
+
+
+def read_events(log_file: str | Path) -> Iterator[tuple[str, str, int]]:
+    """``(event, trial key, epoch)`` for each line of an :class:`EventLogDigits` log."""
+    path = Path(log_file)
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        event, key, epoch = line.split()
+        yield event, key, int(epoch)
+
+
+def fault_space(log_file: str | Path, driver_pid: int, signal_at: str = "") -> dict[str, Any]:
+    """Four epochs of up to five batches; HyperOpt chooses the learning rate and width."""
+    from ray import tune
+
+    return {
+        "lr": tune.loguniform(1e-3, 0.3),
+        "n_hidden": tune.choice([4, 8, 16, 32]),
+        "max_epochs": 4,
+        "batch_size": 256,
+        "log_file": str(log_file),
+        "driver_pid": driver_pid,
+        "signal_at": signal_at,
+    }
+
+
+#: One trial at a time, so the same seed gives the same search; ASHA rungs at epochs 1, 2 and 4.
+FAULT_SETTINGS: dict[str, Any] = {
+    "metric_to_optimize": "val_acc",
+    "metric_opt_mode": "max",
+    "seed": 3,
+    "n_samples": 6,
+    "max_concurrent_trials": 1,
+    "hyperopt_n_initial_points": 3,
+    "grace_period": 1,
+    "asha_reduction_factor": 2,
+    "cpu_per_trial": 1,
+    "verbose": 0,
+}
