@@ -34,8 +34,10 @@ class EventLogDigits(TinyDigits):
         log_file: where the lines go (appended by every worker).
         driver_pid: the search's process; its one-batch dry run logs nothing.
         signal_at: ``"<k>:<epoch>:<signal>:<target>"``: the k-th trial to start (counting every fit
-            start, 1-based) sends ``signal`` (``SIGINT`` or ``SIGKILL``) to ``target`` (``driver``
-            or ``self``) at the end of ``epoch``; each signal once per log file. Empty: never.
+            start, 1-based; ``*``: any trial) sends ``signal`` (``SIGINT`` or ``SIGKILL``) to
+            ``target`` at the end of ``epoch``; each signal once per log file. Targets: ``driver``,
+            ``self`` (the trial's worker process) or ``raylet@<ip>`` (the raylet of the node with
+            that address, from a trial running there: the whole node goes down). Empty: never.
     """
 
     def __init__(
@@ -77,11 +79,19 @@ class EventLogDigits(TinyDigits):
         nth, epoch, name, target = self.signal_at.split(":")
         marker = Path(f"{self.log_file}.{name}-{target}")
         starts = sum(1 for event in read_events(self.log_file) if event[0] == "start")
-        if starts == int(nth) and self.current_epoch == int(epoch) and not marker.exists():
-            marker.touch()
-            self._log(f"signal-{name}-{target}")
-            pid = self.driver_pid if target == "driver" else os.getpid()
-            os.kill(pid, getattr(signal, name))
+        if nth not in ("*", str(starts)) or self.current_epoch != int(epoch) or marker.exists():
+            return
+        pid = {"driver": self.driver_pid, "self": os.getpid()}.get(target)
+        if target.startswith("raylet@"):
+            import ray
+
+            if ray.util.get_node_ip_address() != target.split("@")[1]:
+                return
+            pid = os.getppid()  # a Ray worker's parent is its node's raylet
+        assert pid is not None, f"unknown signal target {target!r}"
+        marker.touch()
+        self._log(f"signal-{name}-{target}")
+        os.kill(pid, getattr(signal, name))
 
 
 def read_events(log_file: str | Path) -> Iterator[tuple[str, str, int]]:
@@ -94,14 +104,16 @@ def read_events(log_file: str | Path) -> Iterator[tuple[str, str, int]]:
         yield event, key, int(epoch)
 
 
-def fault_space(log_file: str | Path, driver_pid: int, signal_at: str = "") -> dict[str, Any]:
-    """Four epochs of up to five batches; HyperOpt chooses the learning rate and width."""
+def fault_space(
+    log_file: str | Path, driver_pid: int, signal_at: str = "", max_epochs: int = 4
+) -> dict[str, Any]:
+    """``max_epochs`` epochs of up to five batches; the searcher picks learning rate and width."""
     from ray import tune
 
     return {
         "lr": tune.loguniform(1e-3, 0.3),
         "n_hidden": tune.choice([4, 8, 16, 32]),
-        "max_epochs": 4,
+        "max_epochs": max_epochs,
         "batch_size": 256,
         "log_file": str(log_file),
         "driver_pid": driver_pid,

@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ from tests.test_reaper import gone, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+# Several whole searches per test: far beyond the default per-test limit on a busy machine.
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 DRIVER = textwrap.dedent(
     """
@@ -59,17 +61,30 @@ DRIVER = textwrap.dedent(
 )
 
 
-def start_driver(folder: Path, signal_at: str, resume: bool) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("RAY_ADDRESS", None)
-    return subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(folder), signal_at, "resume" if resume else "new"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+@pytest.fixture
+def start_driver() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Starts search drivers as subprocesses; any still running when the test ends is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(folder: Path, signal_at: str, resume: bool) -> subprocess.Popen[str]:
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env.pop("RAY_ADDRESS", None)
+        driver = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(folder), signal_at, "resume" if resume else "new"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(driver)
+        return driver
+
+    yield start
+    for driver in started:
+        if driver.poll() is None:
+            driver.kill()  # its watchdog then stops the Ray it started
+            driver.wait()
 
 
 def finish(driver: subprocess.Popen[str], timeout_s: float = 600) -> str:
@@ -98,7 +113,7 @@ def result_of(output: str) -> dict[str, list[Any]]:
     return json.loads(line[len("RESULT ") :])
 
 
-def test_a_search_survives_ctrl_c_then_sigkill_of_its_driver(tmp_path) -> None:
+def test_a_search_survives_ctrl_c_then_sigkill_of_its_driver(start_driver, tmp_path) -> None:
     """Ctrl-C in trial 3, resume; SIGKILL in the 7th trial start, resume; the search completes.
 
     Every trial appears once in the final table, no trial starts again after it finished, and the

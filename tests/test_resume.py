@@ -25,7 +25,8 @@ from tests.fault_models import (
     read_events,
 )
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+# Several whole searches per test: far beyond the default per-test limit on a busy machine.
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 #: Ctrl-C at the end of epoch 1 of the third trial (with seed 3 that trial runs all 4 epochs).
 INTERRUPT = "3:1:SIGINT:driver"
