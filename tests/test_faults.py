@@ -30,7 +30,7 @@ from tests.fault_models import (
     ordered_loaders,
     read_events,
 )
-from tests.test_reaper import gone, wait_until
+from tests.process_checks import gone, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 

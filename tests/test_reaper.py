@@ -9,36 +9,17 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
 from pytorch_hyperlight.search import reaper
+from tests.process_checks import gone, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-
-
-def gone(pid: int, created: float) -> bool:
-    """True once the process no longer runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        process = psutil.Process(pid)
-        return process.create_time() != created or process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def wait_until(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    """Poll ``condition`` (no fixed sleep decides the outcome); fail after ``deadline_s``."""
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {deadline_s} s: {what}")
-        time.sleep(0.1)
 
 
 def test_tagged_processes_are_found_by_their_environment_and_killed() -> None:

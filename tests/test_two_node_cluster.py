@@ -74,7 +74,7 @@ USER_MODELS = textwrap.dedent(
 
 DRIVER = textwrap.dedent(
     """
-    import importlib, json, os, sys
+    import importlib, json, os, sys, time
     args = json.loads(sys.argv[1])
     from pytorch_hyperlight import HyperlightError, Runner
     from tests.fault_models import EventLogDigits, fault_space, ordered_loaders
@@ -86,10 +86,12 @@ DRIVER = textwrap.dedent(
                 "searcher": "random", "scheduler": "fifo", "n_samples": args["n_samples"],
                 "max_failures": args["max_failures"], "cpu_per_trial": 1, "verbose": 1,
                 "ray_address": args["address"], "results_dir": args["results_dir"]}
+    started = time.monotonic()
     try:
         result = runner.run_hyper_opt(module_class, space, settings)
     except HyperlightError as error:
-        print("ERROR " + json.dumps({"type": type(error).__name__, "message": str(error)}))
+        print("ERROR " + json.dumps({"type": type(error).__name__, "message": str(error),
+                                     "seconds": round(time.monotonic() - started, 1)}))
         sys.exit(4)
     trials = result["trials"]
     trials["key"] = [f"{n}/{lr!r}" for n, lr in zip(trials["config/n_hidden"], trials["config/lr"])]
@@ -261,6 +263,7 @@ def test_storage_a_node_does_not_share_is_one_error_naming_it_before_trial_1(two
     assert code == 4, output[-5000:]
     error = output_line(output, "ERROR")
     assert error["type"] == "ConfigError"
+    print(f"storage pre-flight error after {error['seconds']} s")  # reported, never asserted
     assert f"node {WORKER} does not share the storage" in error["message"]
     assert f"node {HEAD}" not in error["message"]
     assert "results_dir" in error["message"] and "no trial was started" in error["message"]
@@ -276,6 +279,7 @@ def test_code_a_node_cannot_import_is_one_error_naming_it_before_trial_1(two_nod
     assert code == 4, output[-5000:]
     error = output_line(output, "ERROR")
     assert error["type"] == "ConfigError"
+    print(f"code pre-flight error after {error['seconds']} s")  # reported, never asserted
     message = error["message"]
     assert f"node {WORKER} cannot load the module class" in message
     assert "No module named 'user_layers'" in message

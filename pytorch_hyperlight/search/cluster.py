@@ -76,8 +76,8 @@ def probe_node(payload: bytes, marker_dir: str, token: str) -> dict[str, str]:
 def problems(reports: Sequence[NodeReport], storage_path: Path, timeout_s: float) -> list[str]:
     """One sentence per problem, naming the node and the fix (pure).
 
-    >>> problems([NodeReport("10.0.0.3", marker_seen=False)], Path("/runs/a"), 120)[0][:60]
-    'node 10.0.0.3 does not share the storage: a file it wrote int'
+    >>> problems([NodeReport("10.0.0.3", marker_seen=False)], Path("/runs/a"), 120)[0][:41]
+    'node 10.0.0.3 does not share the storage:'
     """
     found = []
     for node in reports:
