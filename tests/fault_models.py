@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,15 @@ class EventLogDigits(TinyDigits):
     Args:
         log_file: where the lines go (appended by every worker).
         driver_pid: the search's process; its one-batch dry run logs nothing.
-        signal_at: ``"<k>:<epoch>:<signal>:<target>"``: the k-th trial to start (counting every fit
-            start, 1-based; ``*``: any trial) sends ``signal`` (``SIGINT`` or ``SIGKILL``) to
-            ``target`` at the end of ``epoch``; each signal once per log file. Targets: ``driver``,
-            ``self`` (the trial's worker process) or ``raylet@<ip>`` (the raylet of the node with
-            that address, from a trial running there: the whole node goes down). Empty: never.
+        signal_at: ``"<k>:<epoch>:<signal>:<target>"``: the k-th fit to start (counting every fit
+            start in the log, 1-based, a resumed trial's too; ``*``: any fit) sends ``signal``
+            (``SIGINT`` or ``SIGKILL``) to ``target`` at the end of its first epoch numbered
+            ``epoch`` or later; each signal once per log file. Targets: ``driver``, ``self`` (the
+            trial's worker process) or ``raylet@<ip>`` (the raylet of the node with that address,
+            from a trial running there: the whole node goes down). Empty: never.
+
+    A fit's number is the position of its own start line in the log (lines are appended whole), so
+    it does not depend on what other trials do meanwhile.
     """
 
     def __init__(
@@ -53,17 +58,22 @@ class EventLogDigits(TinyDigits):
         self.log_file = log_file
         self.driver_pid = driver_pid
         self.signal_at = signal_at
+        self.fit_number = 0
 
-    def _log(self, event: str) -> None:
+    def _log(self, event: str, tag: str = "") -> None:
         with open(self.log_file, "a") as handle:
-            handle.write(f"{event} {self.key} {self.current_epoch}\n")
+            handle.write(f"{event} {self.key} {self.current_epoch} {tag}".rstrip() + "\n")
 
     def _in_worker(self) -> bool:
         return os.getpid() != self.driver_pid
 
     def on_fit_start(self) -> None:
         if self._in_worker():
-            self._log("start")
+            tag = f"#{os.getpid()}-{time.time_ns()}"
+            self._log("start", tag)
+            lines = Path(self.log_file).read_text().splitlines()
+            starts = [line for line in lines if line.startswith("start ")]
+            self.fit_number = next(i for i, line in enumerate(starts, 1) if line.endswith(tag))
 
     def on_fit_end(self) -> None:
         if self._in_worker():
@@ -78,8 +88,9 @@ class EventLogDigits(TinyDigits):
             return
         nth, epoch, name, target = self.signal_at.split(":")
         marker = Path(f"{self.log_file}.{name}-{target}")
-        starts = sum(1 for event in read_events(self.log_file) if event[0] == "start")
-        if nth not in ("*", str(starts)) or self.current_epoch != int(epoch) or marker.exists():
+        if nth not in ("*", str(self.fit_number)) or self.current_epoch < int(epoch):
+            return
+        if marker.exists():
             return
         pid = {"driver": self.driver_pid, "self": os.getpid()}.get(target)
         if target.startswith("raylet@"):
@@ -100,7 +111,7 @@ def read_events(log_file: str | Path) -> Iterator[tuple[str, str, int]]:
     if not path.exists():
         return
     for line in path.read_text().splitlines():
-        event, key, epoch = line.split()
+        event, key, epoch = line.split()[:3]
         yield event, key, int(epoch)
 
 

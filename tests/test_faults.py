@@ -114,7 +114,10 @@ def result_of(output: str) -> dict[str, list[Any]]:
 
 
 def test_a_search_survives_ctrl_c_then_sigkill_of_its_driver(start_driver, tmp_path) -> None:
-    """Ctrl-C in trial 3, resume; SIGKILL in the 7th trial start, resume; the search completes.
+    """Ctrl-C in the 3rd fit, resume; SIGKILL in the 7th fit, resume; the search completes.
+
+    There are at least seven fits and the seventh is in the second run: six trials, the one
+    interrupted by Ctrl-C twice.
 
     Every trial appears once in the final table, no trial starts again after it finished, and the
     Ray the killed driver started is gone within seconds (not the minute Ray's agents need).
