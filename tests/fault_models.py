@@ -1,7 +1,7 @@
 """A module and loaders for the resume and fault tests (importable by drivers run as subprocesses).
 
-:class:`EventLogDigits` writes what each trial does to a log file (fit starts and ends, every epoch,
-from the Ray workers only) and can send a signal at a chosen point: to the driver (Ctrl-C, SIGKILL)
+:class:`EventLogDigits` writes what each trial does to a log file (fit starts, every epoch, the end
+of training once its last report went out; from the Ray workers only) and can send a signal at a chosen point: to the driver (Ctrl-C, SIGKILL)
 or to its own worker process. :func:`ordered_loaders` never shuffles, so a trial continued from a
 checkpoint trains on exactly the batches an uninterrupted trial would have seen.
 """
@@ -34,10 +34,10 @@ class EventLogDigits(TinyDigits):
     Args:
         log_file: where the lines go (appended by every worker).
         driver_pid: the search's process; its one-batch dry run logs nothing.
-        signal_at: ``"<k>:<epoch>:<signal>:<target>"``: the k-th fit to start (counting every fit
-            start in the log, 1-based, a resumed trial's too; ``*``: any fit) sends ``signal``
-            (``SIGINT`` or ``SIGKILL``) to ``target`` at the end of its first epoch numbered
-            ``epoch`` or later; each signal once per log file. Targets: ``driver``, ``self`` (the
+        signal_at: ``"<k>:<epoch>:<signal>:<target>"``: the first fit numbered k or later to
+            reach the end of an epoch numbered ``epoch`` or later (fits are numbered by their start
+            in the log, 1-based, a resumed trial's too; ``*``: any fit) sends ``signal``
+            (``SIGINT`` or ``SIGKILL``) to ``target``; each signal once per log file. Targets: ``driver``, ``self`` (the
             trial's worker process) or ``raylet@<ip>`` (the raylet of the node with that address,
             from a trial running there: the whole node goes down). Empty: never.
 
@@ -75,9 +75,10 @@ class EventLogDigits(TinyDigits):
             starts = [line for line in lines if line.startswith("start ")]
             self.fit_number = next(i for i, line in enumerate(starts, 1) if line.endswith(tag))
 
-    def on_fit_end(self) -> None:
+    def on_train_end(self) -> None:
+        # Runs after the reporter's last report went out: the trial has finished training.
         if self._in_worker():
-            self._log("end")
+            self._log("finished")
 
     def on_train_epoch_start(self) -> None:
         if self._in_worker():
@@ -88,7 +89,7 @@ class EventLogDigits(TinyDigits):
             return
         nth, epoch, name, target = self.signal_at.split(":")
         marker = Path(f"{self.log_file}.{name}-{target}")
-        if nth not in ("*", str(self.fit_number)) or self.current_epoch < int(epoch):
+        if (nth != "*" and self.fit_number < int(nth)) or self.current_epoch < int(epoch):
             return
         if marker.exists():
             return

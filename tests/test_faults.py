@@ -30,7 +30,7 @@ from tests.fault_models import (
     ordered_loaders,
     read_events,
 )
-from tests.process_checks import gone, wait_until
+from tests.process_checks import describe, gone, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,9 @@ DRIVER = textwrap.dedent(
     folder, signal_at, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "resume"
     runner = Runner(ordered_loaders, experiment_id="faults")
     space = fault_space(os.path.join(folder, "events.log"), os.getpid(), signal_at)
-    settings = {**FAULT_SETTINGS, "max_concurrent_trials": 2,
+    # FIFO: every trial trains its 4 epochs and reaches the end of training (ASHA stops trials
+    # at its last rung before that), so "finished" is logged for each.
+    settings = {**FAULT_SETTINGS, "max_concurrent_trials": 2, "scheduler": "fifo",
                 "results_dir": os.path.join(folder, "runs")}
     try:
         result = runner.run_hyper_opt(EventLogDigits, space, settings, resume=resume)
@@ -114,15 +116,16 @@ def result_of(output: str) -> dict[str, list[Any]]:
 
 
 def test_a_search_survives_ctrl_c_then_sigkill_of_its_driver(start_driver, tmp_path) -> None:
-    """Ctrl-C in the 3rd fit, resume; SIGKILL in the 7th fit, resume; the search completes.
+    """Ctrl-C in the 3rd fit or later, resume; SIGKILL in the 7th fit or later, resume; done.
 
-    There are at least seven fits and the seventh is in the second run: six trials, the one
-    interrupted by Ctrl-C twice.
+    There are at least seven fits and the seventh is in the second run: six trials, one of them
+    interrupted by Ctrl-C.
 
     Every trial appears once in the final table, no trial starts again after it finished, and the
     Ray the killed driver started is gone within seconds (not the minute Ray's agents need).
     """
-    first = start_driver(tmp_path, "3:1:SIGINT:driver", resume=False)
+    # Two fits run at once, so the third starts only after one of the first two ended.
+    first = start_driver(tmp_path, "3:0:SIGINT:driver", resume=False)
     output = finish(first)
     assert first.returncode == 3 and "INTERRUPTED" in output and "resume=" in output, output[-4000:]
 
@@ -132,7 +135,9 @@ def test_a_search_survives_ctrl_c_then_sigkill_of_its_driver(start_driver, tmp_p
     assert second.returncode == -9
     assert len(ray_processes) >= 3  # at least the GCS, the raylet and its agents
     for pid, created in ray_processes.items():
-        wait_until(lambda pid=pid, c=created: gone(pid, c), 30, f"Ray process {pid} stopped")
+        wait_until(
+            lambda pid=pid, c=created: gone(pid, c), 30, lambda pid=pid: f"stopped: {describe(pid)}"
+        )
 
     third = start_driver(tmp_path, "", resume=True)
     final = result_of(finish(third))
@@ -144,14 +149,14 @@ def test_a_search_survives_ctrl_c_then_sigkill_of_its_driver(start_driver, tmp_p
     events = list(read_events(tmp_path / "events.log"))
     signals = [event for event, _, _ in events if event.startswith("signal-")]
     assert signals == ["signal-SIGINT-driver", "signal-SIGKILL-driver"]
-    ended: set[str] = set()
+    finished: set[str] = set()
     for event, key, _ in events:
-        assert not (event == "start" and key in ended), f"{key} started again after it finished"
-        if event == "end":
-            ended.add(key)
-    assert ended <= set(final["key"])  # nothing that finished was lost
-    epochs = dict(zip(final["key"], final["epochs"]))
-    assert all(epochs[key] == 4 for key in ended)
+        assert not (event == "start" and key in finished), f"{key} trained again after it finished"
+        if event == "finished":
+            finished.add(key)
+    assert finished  # the check above had something to check
+    assert finished <= set(final["key"])  # nothing that finished was lost
+    assert final["epochs"] == [4] * FAULT_SETTINGS["n_samples"]
 
 
 def test_a_trial_whose_worker_is_killed_is_retried_from_its_checkpoint(ray_cluster, tmp_path):

@@ -81,3 +81,36 @@ def test_processes_of_a_driver_killed_with_sigkill_are_stopped_within_seconds() 
     driver.wait(30)
     for name, pid in pids.items():
         wait_until(lambda pid=pid, name=name: gone(pid, created[name]), 30, f"the {name} stopped")
+
+
+HELD_PIPE_DRIVER = textwrap.dedent(
+    """
+    import json, os, subprocess, sys, time
+    from pytorch_hyperlight.search import reaper
+
+    watchdog = reaper.start_watchdog()
+    with watchdog.tagging():
+        child = subprocess.Popen(["sleep", "300"])
+    holder = os.fork()  # a forked process keeps every open file: the pipe to the watchdog too
+    if holder == 0:
+        time.sleep(300)
+        os._exit(0)
+    print(json.dumps({"child": child.pid, "holder": holder}), flush=True)
+    time.sleep(300)
+    """
+)
+
+
+def test_the_watchdog_notices_a_dead_driver_even_while_another_process_holds_its_pipe() -> None:
+    driver = subprocess.Popen(
+        [sys.executable, "-c", HELD_PIPE_DRIVER], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert driver.stdout is not None
+    pids = json.loads(driver.stdout.readline())
+    created = psutil.Process(pids["child"]).create_time()
+    try:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(30)
+        wait_until(lambda: gone(pids["child"], created), 30, "the tagged child stopped")
+    finally:
+        os.kill(pids["holder"], signal.SIGKILL)

@@ -11,13 +11,15 @@ driver ends (a normal exit, an exception, SIGKILL), the kernel closes the pipe; 
 kills every process whose environment carries the tag and exits. It reads ``/proc``, so it runs on
 Linux only; elsewhere :func:`start_watchdog` returns None and Ray's own clean-up applies.
 
-Run as a script: ``python reaper.py <tag>``.
+It also checks every second that the driver is still there, in case something else holds the pipe.
+Run as a script: ``python reaper.py <tag> <driver pid>``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -32,27 +34,47 @@ _PROC = Path("/proc")
 _SWEEPS = 5  # a process being spawned during one sweep is caught by the next
 
 
-def tagged_pids(tag: str, proc: Path = _PROC) -> list[int]:
-    """Process ids (other than this one) whose environment holds ``OWNER_VARIABLE=tag``."""
+def start_time(pid: int, proc: Path = _PROC) -> int | None:
+    """When a process started (clock ticks since boot, from ``/proc/<pid>/stat``); None if gone."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; the fields after it are plain numbers.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19]) if fields[0] != "Z" else None  # a zombie has ended
+
+
+def tagged_pids(tag: str, proc: Path = _PROC, started_from: int = 0) -> list[int]:
+    """Process ids (other than this one) whose environment holds ``OWNER_VARIABLE=tag``.
+
+    Only processes of this user started at ``started_from`` or later are read (reading another
+    process's environment can wait on that process; older ones cannot be this Ray's).
+    """
     marker = f"{OWNER_VARIABLE}={tag}".encode()
     found = []
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            started = start_time(int(entry.name), proc)
+            if started is None or started < started_from:
+                continue
             environment = (entry / "environ").read_bytes()
-        except OSError:  # gone meanwhile, or another user's
+        except OSError:  # gone meanwhile
             continue
         if marker in environment.split(b"\0"):
             found.append(int(entry.name))
     return found
 
 
-def kill_tagged(tag: str, proc: Path = _PROC) -> int:
+def kill_tagged(tag: str, proc: Path = _PROC, started_from: int = 0) -> int:
     """SIGKILL every process tagged ``tag``, sweeping until none is left; returns how many."""
     killed: set[int] = set()
     for _ in range(_SWEEPS):
-        pids = [pid for pid in tagged_pids(tag, proc) if pid not in killed]
+        pids = [pid for pid in tagged_pids(tag, proc, started_from) if pid not in killed]
         if not pids:
             break
         for pid in pids:
@@ -104,7 +126,7 @@ def start_watchdog() -> Watchdog | None:
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     environment = {k: v for k, v in os.environ.items() if k != OWNER_VARIABLE}
     process = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(Path(__file__).resolve()), tag],
+        [sys.executable, "-I", "-S", str(Path(__file__).resolve()), tag, str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -114,13 +136,22 @@ def start_watchdog() -> Watchdog | None:
     return Watchdog(tag, process)
 
 
+def wait_for_driver(driver: int, poll_s: float = 1.0) -> None:
+    """Return once the driver closed the pipe on our stdin or is gone (checked every ``poll_s``)."""
+    driver_started = start_time(driver)
+    while driver_started is not None and start_time(driver) == driver_started:
+        ready, _, _ = select.select([sys.stdin], [], [], poll_s)
+        if ready and not os.read(sys.stdin.fileno(), 4096):
+            return  # the driver never writes: an empty read means it closed the pipe or died
+
+
 def main(argv: list[str]) -> int:
-    """Wait until the driver closes the pipe (or dies), then kill what carries the tag."""
-    (tag,) = argv
+    """Wait until the driver closes the pipe or dies, then kill what carries the tag."""
+    tag, driver = argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while sys.stdin.buffer.read(4096):
-        pass  # the driver never writes; a read returns nothing once it is gone
-    kill_tagged(tag)
+    ourselves = start_time(os.getpid()) or 0  # this Ray's processes all started after us
+    wait_for_driver(int(driver))
+    kill_tagged(tag, started_from=ourselves)
     return 0
 
 
