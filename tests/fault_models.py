@@ -37,9 +37,10 @@ class EventLogDigits(TinyDigits):
         signal_at: ``"<k>:<epoch>:<signal>:<target>"``: the first fit numbered k or later to
             reach the end of an epoch numbered ``epoch`` or later (fits are numbered by their start
             in the log, 1-based, a resumed trial's too; ``*``: any fit) sends ``signal``
-            (``SIGINT`` or ``SIGKILL``) to ``target``; each signal once per log file. Targets: ``driver``, ``self`` (the
-            trial's worker process) or ``raylet@<ip>`` (the raylet of the node with that address,
-            from a trial running there: the whole node goes down). Empty: never.
+            (``SIGINT`` or ``SIGKILL``) to ``target``; each signal once per log file. Targets:
+            ``driver``, ``self`` (the trial's worker process) or ``node@<ip>`` (from a trial running
+            on the node with that address: its raylet, then the trial's own worker, as when the
+            machine goes down). Empty: never.
 
     A fit's number is the position of its own start line in the log (lines are appended whole), so
     it does not depend on what other trials do meanwhile.
@@ -93,17 +94,18 @@ class EventLogDigits(TinyDigits):
             return
         if marker.exists():
             return
-        pid = {"driver": self.driver_pid, "self": os.getpid()}.get(target)
-        if target.startswith("raylet@"):
+        pids = {"driver": [self.driver_pid], "self": [os.getpid()]}.get(target)
+        if target.startswith("node@"):
             import ray
 
             if ray.util.get_node_ip_address() != target.split("@")[1]:
                 return
-            pid = os.getppid()  # a Ray worker's parent is its node's raylet
-        assert pid is not None, f"unknown signal target {target!r}"
+            pids = [os.getppid(), os.getpid()]  # a Ray worker's parent is its node's raylet
+        assert pids is not None, f"unknown signal target {target!r}"
         marker.touch()
         self._log(f"signal-{name}-{target}")
-        os.kill(pid, getattr(signal, name))
+        for pid in pids:
+            os.kill(pid, getattr(signal, name))
 
 
 def read_events(log_file: str | Path) -> Iterator[tuple[str, str, int]]:

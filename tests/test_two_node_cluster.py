@@ -288,10 +288,11 @@ def test_code_a_node_cannot_import_is_one_error_naming_it_before_trial_1(two_nod
 
 
 def test_trials_of_a_worker_node_that_dies_are_retried_on_the_other_node(two_nodes) -> None:
-    """A trial on the worker node kills that node's raylet at the end of its epoch 1."""
+    """A trial on the worker node takes that node down (its raylet and its own worker) at the end
+    of its epoch 1."""
     log_file = two_nodes.shared / "node-lost-events.log"
     code, output = two_nodes.run_driver(
-        signal_at=f"*:1:SIGKILL:raylet@{WORKER}", max_failures=2, log_file=str(log_file)
+        signal_at=f"*:1:SIGKILL:node@{WORKER}", max_failures=2, log_file=str(log_file)
     )
     assert code == 0, output[-5000:]
     trials = output_line(output, "RESULT")["trials"]

@@ -8,7 +8,7 @@ Three cases, checked in this order by :func:`ray_session`:
    (``ray.init`` would otherwise hang for minutes), so a mistyped address never goes unnoticed.
 3. Otherwise start a private local Ray that listens on loopback only, without dashboard, quietly,
    and shut it down afterwards. A watchdog (:mod:`~pytorch_hyperlight.search.reaper`) stops every
-   process of that Ray within about a second if this process dies without shutting it down.
+   process of that Ray within seconds if this process dies without shutting it down.
 
 :func:`configure_environment` sets the environment variables Ray reads at import time (only where the
 user has not set them), so it runs before ``ray`` is imported.
