@@ -31,32 +31,26 @@ from tests.models import TinyDigits, tiny_config
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
-class BarrierDigits(TinyDigits):
-    """Waits at fit start until ``n_parties`` trials have started (a file barrier), so the search
-    succeeds only if that many trials run at once. Records what the trial saw."""
+class ResourceRecordingDigits(TinyDigits):
+    """Records, in each trial, what Ray reserved for it and what the trial saw."""
 
-    def __init__(
-        self, lr: float, barrier_dir: str, n_parties: int, driver_pid: int, n_hidden: int = 16
-    ) -> None:
+    def __init__(self, lr: float, record_dir: str, driver_pid: int, n_hidden: int = 16) -> None:
         super().__init__(lr=lr, n_hidden=n_hidden)
-        self.barrier_dir = barrier_dir
-        self.n_parties = n_parties
+        self.record_dir = record_dir
         self.driver_pid = driver_pid
 
     def on_fit_start(self) -> None:
+        import ray
+
         if os.getpid() == self.driver_pid:
             return  # the one-batch dry run before the search
         seen = {
+            "reserved": ray.get_runtime_context().get_assigned_resources(),
             "accelerator": type(self.trainer.accelerator).__name__,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "threads": torch.get_num_threads(),
         }
-        Path(self.barrier_dir, f"{os.getpid()}-{time.time_ns()}.json").write_text(json.dumps(seen))
-        deadline = time.monotonic() + 90
-        while len(list(Path(self.barrier_dir).glob("*.json"))) < self.n_parties:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"fewer than {self.n_parties} trials ran at the same time")
-            time.sleep(0.1)
+        Path(self.record_dir, f"{os.getpid()}-{time.time_ns()}.json").write_text(json.dumps(seen))
 
 
 class FlakyDigits(TinyDigits):
@@ -295,15 +289,16 @@ def test_user_callbacks_run_in_every_trial_on_fresh_copies(seed_search) -> None:
 
 
 # --- fractional GPUs -------------------------------------------------------------------------------
-def test_four_trials_share_one_logical_gpu_at_a_quarter_each(ray_cluster, tmp_path) -> None:
-    barrier = tmp_path / "barrier"
-    barrier.mkdir()
+def test_four_trials_share_one_logical_gpu_at_a_quarter_each(ray_cluster, tmp_path, capsys) -> None:
+    """What Ray is asked for and gives each trial; no timing (a busy machine runs them late)."""
+    record_dir = tmp_path / "seen"
+    record_dir.mkdir()
     runner = Runner(configure_dataloaders)
     space = tiny_config(
-        lr=tune.uniform(0.01, 0.05), barrier_dir=str(barrier), n_parties=4, driver_pid=os.getpid()
+        lr=tune.uniform(0.01, 0.05), record_dir=str(record_dir), driver_pid=os.getpid()
     )
     result = runner.run_hyper_opt(
-        BarrierDigits,
+        ResourceRecordingDigits,
         space,
         {
             "metric_to_optimize": "val_acc",
@@ -313,19 +308,15 @@ def test_four_trials_share_one_logical_gpu_at_a_quarter_each(ray_cluster, tmp_pa
             "gpu_per_trial": 0.25,
             "searcher": "random",
             "scheduler": "fifo",
-            "verbose": 0,
         },
     )
-    # the barrier let the trials through only because all four were running at once
     assert result["trials"]["status"].tolist() == ["done"] * 4, result["errors"]
-    intervals = []
-    for trial_result in result["result_grid"]:
-        reports = trial_result.metrics_dataframe
-        intervals.append((reports["epoch_started_at"].min(), reports["epoch_ended_at"].max()))
-    assert max(start for start, _ in intervals) < min(end for _, end in intervals)
-    seen = [json.loads(path.read_text()) for path in barrier.glob("*.json")]
+    # 2 CPUs and 1 GPU hold four trials of half a CPU and a quarter GPU: all four may run at once
+    assert "4 trials, random + fifo, 4 at a time" in capsys.readouterr().out
+    seen = [json.loads(path.read_text()) for path in record_dir.glob("*.json")]
     assert len(seen) == 4
     for trial in seen:
+        assert trial["reserved"] == {"CPU": 0.5, "GPU": 0.25}
         assert trial["cuda_visible_devices"] == "0"  # Ray gave each a share of the logical GPU
         assert trial["threads"] == 1  # half a CPU: one torch thread
         # CUDA is not usable here, so Lightning trains on the CPU, never on a fraction of a GPU

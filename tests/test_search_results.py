@@ -130,7 +130,10 @@ def test_best_checkpoint_picks_the_kept_checkpoint_with_the_best_metric() -> Non
 
 def test_trials_table_has_the_contract_columns_and_values() -> None:
     records = [
-        record("a", [0.5, 0.9, 0.7], lr=0.01),
+        # retried on another node after epoch 0: the node of its last epoch counts
+        record(
+            "a", [0.5, 0.9, 0.7], lr=0.01, extra={"node_ip": ["10.0.0.2", "10.0.0.3", "10.0.0.3"]}
+        ),
         record("b", [0.3], lr=0.2),  # stopped by the scheduler after 1 of 3 epochs
         record("c", [0.4, 0.6], lr=0.05, extra={"should_stop": [False, True]}),  # early stopping
         TrialRecord("d", "ERROR", {"lr": 0.3, "opt": {"beta": 0.5}}, error="ValueError: bad"),
@@ -139,6 +142,7 @@ def test_trials_table_has_the_contract_columns_and_values() -> None:
     assert list(table.columns) == [
         "trial_id", "status", "config/lr", "config/opt/beta", "metric_best", "metric_last",
         "best_epoch", "epochs", "stopped_early", "error", "training_time_s", "completion_order",
+        "node",
     ]  # fmt: skip
     rows = table.set_index("trial_id")
     assert rows.loc["a", "metric_best"] == 0.9 and rows.loc["a", "metric_last"] == 0.7
@@ -152,6 +156,7 @@ def test_trials_table_has_the_contract_columns_and_values() -> None:
     assert pd.isna(rows.loc["d", "best_epoch"]) and math.isnan(rows.loc["d", "metric_best"])
     # b ended at t=100, c at 101, a at 102; d has no report and comes last
     assert rows["completion_order"].to_dict() == {"b": 1, "c": 2, "a": 3, "d": 4}
+    assert rows.loc["a", "node"] == "10.0.0.3" and pd.isna(rows.loc["d", "node"])
 
 
 def test_unfinished_trials_have_no_completion_order() -> None:

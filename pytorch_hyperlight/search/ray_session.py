@@ -7,7 +7,8 @@ Three cases, checked in this order by :func:`ray_session`:
    Whenever an address is given, something must listen there: that is checked within seconds first
    (``ray.init`` would otherwise hang for minutes), so a mistyped address never goes unnoticed.
 3. Otherwise start a private local Ray that listens on loopback only, without dashboard, quietly,
-   and shut it down afterwards.
+   and shut it down afterwards. A watchdog (:mod:`~pytorch_hyperlight.search.reaper`) stops every
+   process of that Ray within seconds if this process dies without shutting it down.
 
 :func:`configure_environment` sets the environment variables Ray reads at import time (only where the
 user has not set them), so it runs before ``ray`` is imported.
@@ -15,6 +16,7 @@ user has not set them), so it runs before ``ray`` is imported.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -156,20 +158,32 @@ def ray_session(ray_address: str | None, *, verbose: int = 1) -> Iterator[RaySes
         "log_to_driver": not quiet,
         "logging_level": logging.WARNING if quiet else logging.INFO,
     }
+    watchdog = None
     if address is not None:
         ray.init(address=address, **init_kwargs)
     else:
-        ray.init(
-            address="local",
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            **init_kwargs,
-        )
+        from pytorch_hyperlight.search.reaper import start_watchdog
+
+        watchdog = start_watchdog()
+        try:
+            with watchdog.tagging() if watchdog else contextlib.nullcontext():
+                ray.init(
+                    address="local",
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    **init_kwargs,
+                )
+        except BaseException:
+            if watchdog is not None:
+                watchdog.stop()  # it removes what a failed start left behind
+            raise
     try:
         yield RaySessionInfo(True, address or "local", _node_resources(ray))
     finally:
         # Disconnects a driver from a remote cluster; stops only a local Ray started above.
         ray.shutdown()
+        if watchdog is not None:
+            watchdog.stop()
 
 
 def _node_resources(ray_module: Any) -> tuple[Mapping[str, float], ...]:

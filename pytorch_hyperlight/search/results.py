@@ -34,6 +34,8 @@ SHOULD_STOP = "should_stop"
 EPOCH_STARTED_AT = "epoch_started_at"
 EPOCH_ENDED_AT = "epoch_ended_at"
 TRAINING_TIME = "training_time_s"
+#: Filled in by Tune in every report: the IP address of the node the trial ran on.
+NODE_IP = "node_ip"
 
 #: Ray Tune's statuses of a finished trial (as in :attr:`TrialRecord.status`).
 TERMINATED = "TERMINATED"
@@ -57,6 +59,7 @@ TRAILING_COLUMNS = (
     "error",
     "training_time_s",
     "completion_order",
+    "node",
 )
 _TRACEBACK_LINES = 30
 _STAGE_ORDER = {"train": 0, "val": 1}
@@ -324,8 +327,9 @@ def trials_table(
 
     Columns: ``trial_id``, ``status`` (:func:`outcome`), ``config/<param>`` per searched
     parameter, then ``metric_best``, ``metric_last``, ``best_epoch``, ``epochs``,
-    ``stopped_early``, ``error``, ``training_time_s``, ``completion_order``. A DataFrame that
-    prints short (:class:`~pytorch_hyperlight.results.trials_table.TrialsTable`).
+    ``stopped_early``, ``error``, ``training_time_s``, ``completion_order``, ``node`` (IP address
+    of the node that ran the trial's last epoch). A DataFrame that prints short
+    (:class:`~pytorch_hyperlight.results.trials_table.TrialsTable`).
     """
     orders = completion_orders(records)
     rows = []
@@ -346,6 +350,7 @@ def trials_table(
                 "error": record.error,
                 "training_time_s": math.nan if training_time is None else float(training_time),
                 "completion_order": orders.get(record.trial_id),
+                "node": _last(record.reports, NODE_IP),
             }
         )
         rows.append(row)
@@ -395,9 +400,10 @@ def split_error(text: str) -> tuple[str, str]:
 
 def records_from_result_grid(result_grid: Any) -> list[TrialRecord]:
     """Turn Ray Tune's ResultGrid into records (its trials and results are in the same order)."""
-    analysis = result_grid._experiment_analysis  # the Trial objects carry each trial's status
-    records = []
-    for trial, result in zip(analysis.trials, result_grid):
+    from pytorch_hyperlight.search.tune_internals import result_grid_trials
+
+    records = []  # the Trial objects carry each trial's status
+    for trial, result in zip(result_grid_trials(result_grid), result_grid):
         error_text = ""
         if result.error is not None:
             error_text = str(result.error)

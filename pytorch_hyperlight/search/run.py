@@ -2,7 +2,9 @@
 
 1. Before Ray starts (:mod:`~pytorch_hyperlight.search.checks`): the search space against the
    searcher, a sampled config against the module's constructor, a one-batch dry run that finds the
-   metric, the user's code pickled for the workers, and the resources per trial.
+   metric, the user's code pickled for the workers, and the resources per trial; on a cluster, the
+   pre-flight (:mod:`~pytorch_hyperlight.search.cluster`): every node loads the code and shares
+   the storage.
 2. The search (:mod:`~pytorch_hyperlight.search.tuner`), or its continuation with ``resume``.
 3. In the calling process: the best trial (by the best value of the metric over its epochs), its
    best checkpoint copied into ``run_dir/checkpoints/``, re-validated and tested with loaders built
@@ -41,6 +43,7 @@ BEST_CHECKPOINT_FILE = "best.ckpt"
 def _search(
     plan: SearchPlan, settings: Settings, context: RunContext, resume: bool, wandb_options: Any
 ) -> Any:
+    from pytorch_hyperlight.search.cluster import check_cluster
     from pytorch_hyperlight.search.progress import SearchProgress
     from pytorch_hyperlight.search.ray_session import ray_session
     from pytorch_hyperlight.search.trainable import make_trainable
@@ -57,6 +60,11 @@ def _search(
 
     with ray_session(settings.ray_address, verbose=settings.verbose) as session:
         check_trial_fits(settings.cpu_per_trial, settings.gpu_per_trial, session.node_resources)
+        check_cluster(
+            (plan.spec, plan.constants, tuple(context.pl_callbacks)),
+            context.run_dir,
+            skip=session.address == "local",
+        )
         concurrency = concurrency_limit(
             settings.cpu_per_trial,
             settings.gpu_per_trial,
@@ -87,7 +95,13 @@ def _search(
             wandb_options=wandb_options,
         )
         if resume:
-            tuner = restore_tuner(context.run_dir / TUNE_EXPERIMENT_NAME, trainable, [progress])
+            tuner = restore_tuner(
+                context.run_dir / TUNE_EXPERIMENT_NAME,
+                trainable,
+                [progress],
+                n_trials=plan.n_trials,
+                n_samples=settings.n_samples,
+            )
             _check_same_objective(restored_objective(tuner), plan.metric, settings)
         else:
             tuner = build_tuner(

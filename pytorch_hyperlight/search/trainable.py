@@ -3,7 +3,11 @@
 :func:`hyperlight_trial` runs inside a Ray worker. It rebuilds the :class:`TrialSpec` from the
 trial's config (Tune resolves the sampled values and keeps the constants), gives torch the trial's
 CPUs, and calls :func:`pytorch_hyperlight.trial.fit.fit_trial` with an :class:`EpochReporter`
-callback that reports the epoch's metrics and a checkpoint to Tune once per epoch.
+callback that reports the epoch's metrics and a checkpoint to Tune once per epoch. Each checkpoint
+also holds its report, so a resumed trial can catch up with reports whose checkpoints reached
+storage while the driver was stopping or dying
+(:func:`~pytorch_hyperlight.search.trial_checkpoints.catch_up`): nothing a trial finished is trained
+again.
 
 :func:`make_trainable` binds the module class, loader function, settings, the user's callbacks and
 logger specs (with ``tune.with_parameters``) and reserves the trial's resources. :func:`prepare_for_workers`
@@ -29,10 +33,14 @@ from typing import Any
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.search import results as keys
 from pytorch_hyperlight.search.space import resolve_variant
+from pytorch_hyperlight.search.trial_checkpoints import (
+    CHECKPOINT_FILE,
+    catch_up,
+    training_finished,
+    write_report,
+)
 from pytorch_hyperlight.settings import Settings
 
-#: The Lightning checkpoint file inside each checkpoint Tune keeps.
-CHECKPOINT_FILE = "checkpoint.ckpt"
 _PACKAGE = __name__.split(".")[0]
 
 
@@ -49,15 +57,16 @@ class EpochReporter:
 
     Args:
         metric: the canonical metric Tune optimises.
+        training_time: training seconds of earlier attempts (a resumed trial counts on from there).
     """
 
-    def __init__(self, metric: str) -> None:
+    def __init__(self, metric: str, training_time: float = 0.0) -> None:
         super().__init__()  # the namespace's Callback
         self.metric = metric
         self._pending: dict[str, Any] | None = None
         self._checkpoint_dir: str | None = None
         self._epoch_started_at = time.time()
-        self._training_time = 0.0
+        self._training_time = training_time
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self._flush(trainer)
@@ -106,6 +115,7 @@ class EpochReporter:
         report[keys.SHOULD_STOP] = bool(trainer.should_stop)
         assert self._checkpoint_dir is not None  # written with the pending report
         try:
+            write_report(Path(self._checkpoint_dir), report)
             checkpoint = tune.Checkpoint.from_directory(self._checkpoint_dir)
             tune.report(report, checkpoint=checkpoint)
         finally:
@@ -176,30 +186,28 @@ def hyperlight_trial(
     settings = trial_settings(spec.settings, torch.cuda.is_available())
     trial_config = resolve_variant({**config, **copy.deepcopy(dict(constants or {}))})
     trial_spec = dataclasses.replace(spec, config=trial_config, settings=settings)
-    reporter = namespace_of(spec.lmodule_class).bind(EpochReporter)(_metric_of(spec))
+    reporter_class = namespace_of(spec.lmodule_class).bind(EpochReporter)
     callbacks = [copy.deepcopy(callback) for callback in user_callbacks]
-    user_built = build_loggers(user_loggers, Path(tune.get_context().get_trial_dir()))
     resume_from = tune.get_checkpoint()
     with contextlib.ExitStack() as stack:
+        previous_time, checkpoint_path = 0.0, None
+        if resume_from is not None:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="hyperlight-resume-"))
+            directory, report = catch_up(resume_from, Path(scratch))
+            if report is not None and training_finished(report):
+                return  # it had finished: never train it again
+            previous_time = float((report or {}).get(keys.TRAINING_TIME, 0.0))
+            checkpoint_path = str(directory / CHECKPOINT_FILE)
+        user_built = build_loggers(user_loggers, Path(tune.get_context().get_trial_dir()))
         wandb_loggers = _trial_wandb_loggers(spec, trial_config, wandb_options)
         loggers = [*user_built, *stack.enter_context(wandb_loggers)]
-        if resume_from is None:
-            fit_trial(
-                trial_spec,
-                checkpoint_dir=None,
-                extra_callbacks=[reporter],
-                user_callbacks=callbacks,
-                loggers=loggers,
-            )
-            return
-        directory = stack.enter_context(resume_from.as_directory())
         fit_trial(
             trial_spec,
             checkpoint_dir=None,
-            extra_callbacks=[reporter],
+            extra_callbacks=[reporter_class(_metric_of(spec), training_time=previous_time)],
             user_callbacks=callbacks,
             loggers=loggers,
-            resume_from=str(Path(directory) / CHECKPOINT_FILE),
+            resume_from=checkpoint_path,
         )
 
 

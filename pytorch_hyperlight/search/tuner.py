@@ -141,6 +141,20 @@ def with_trial_resources(trainable: Callable[..., Any], settings: Settings) -> A
     )
 
 
+def build_search_algorithm(settings: Settings, n_trials: int, max_concurrent_trials: int) -> Any:
+    """The searcher, ready for the Tuner: HyperOpt wrapped with its concurrency limit.
+
+    Tune would wrap a HyperOpt searcher itself (``ConcurrencyLimiter`` inside ``SearchGenerator``);
+    wrapping it here keeps the object reachable, so a resume can raise its trial target.
+    """
+    from ray.tune.search import ConcurrencyLimiter, Searcher, SearchGenerator
+
+    searcher = build_searcher(settings, n_trials, max_concurrent_trials)
+    if isinstance(searcher, Searcher):
+        return SearchGenerator(ConcurrencyLimiter(searcher, max_concurrent=max_concurrent_trials))
+    return searcher
+
+
 def build_tuner(
     trainable: Any,
     param_space: Mapping[str, Any],
@@ -168,13 +182,16 @@ def build_tuner(
     """
     from ray import tune
 
+    from pytorch_hyperlight.search.search_state import SearchStateKeeper
+
+    search_algorithm = build_search_algorithm(settings, n_trials, max_concurrent_trials)
+    scheduler = build_scheduler(settings, epoch_upper_limit)
     tune_config = tune.TuneConfig(
         metric=metric,
         mode=settings.metric_opt_mode,
-        search_alg=build_searcher(settings, n_trials, max_concurrent_trials),
-        scheduler=build_scheduler(settings, epoch_upper_limit),
+        search_alg=search_algorithm,
+        scheduler=scheduler,
         num_samples=settings.n_samples,
-        max_concurrent_trials=max_concurrent_trials if settings.searcher == "hyperopt" else None,
         # A fresh trial process costs ~3 s of imports; reuse is the biggest speed lever.
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,
@@ -183,7 +200,8 @@ def build_tuner(
         name=TUNE_EXPERIMENT_NAME,
         storage_path=str(storage_path),
         verbose=2 if settings.verbose >= 2 else 0,
-        callbacks=list(callbacks),
+        # The keeper comes first: Tune matches saved callback states to callbacks by position.
+        callbacks=[SearchStateKeeper(scheduler, search_algorithm, n_trials), *callbacks],
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=settings.n_checkpoints_to_keep,
             checkpoint_score_attribute=metric,
@@ -196,13 +214,31 @@ def build_tuner(
     )
 
 
-def restore_tuner(experiment_path: Path, trainable: Any, callbacks: Sequence[Any] = ()) -> Any:
-    """Continue an interrupted search: finished trials stay, unfinished and errored ones resume.
+def restore_tuner(
+    experiment_path: Path,
+    trainable: Any,
+    callbacks: Sequence[Any] = (),
+    *,
+    n_trials: int,
+    n_samples: int,
+) -> Any:
+    """Continue an interrupted search exactly where its last snapshot left it.
 
-    The trainable (module class, loader function, settings) is bound afresh; the search space,
-    searcher and scheduler state come from the experiment directory.
+    Restored from the experiment directory: the search space, the trials (finished ones stay
+    finished; unfinished and errored ones continue from their last checkpoint), the searcher's state
+    (Tune's snapshot) and the scheduler's rung records (kept by
+    :class:`~pytorch_hyperlight.search.search_state.SearchStateKeeper`, which Tune's snapshot leaves
+    out otherwise). Bound afresh: the trainable (module class, loader function, settings) and the
+    progress view. With HyperOpt, ``n_trials`` may exceed the original target: the search goes on
+    with more trials, from everything it has learned.
+
+    Raises:
+        ConfigError: no resumable experiment there, or ``n_samples`` cannot be honoured.
     """
     from ray import tune
+
+    from pytorch_hyperlight.search import tune_internals
+    from pytorch_hyperlight.search.search_state import SearchStateKeeper
 
     if not tune.Tuner.can_restore(str(experiment_path)):
         raise ConfigError(
@@ -215,20 +251,46 @@ def restore_tuner(experiment_path: Path, trainable: Any, callbacks: Sequence[Any
         resume_unfinished=True,
         resume_errored=True,
     )
-    # The RunConfig is restored from the pickled state; its callbacks are the old process's
-    # (stale) progress view, so put the live one in its place.
-    internal = getattr(tuner, "_local_tuner", None)
-    run_config = getattr(internal, "_run_config", None)
-    if run_config is not None:
-        run_config.callbacks = list(callbacks)
+    tune_config, run_config = tune_internals.restored_configs(tuner)
+    _check_resumable_samples(experiment_path, tune_config, n_trials=n_trials, n_samples=n_samples)
+    keeper = SearchStateKeeper(
+        tune_config.scheduler, tune_config.search_alg, n_trials, resuming=True
+    )
+    # The restored RunConfig still holds the old process's callbacks: put live ones in their place,
+    # the keeper first as when the search started.
+    run_config.callbacks = [keeper, *callbacks]
     return tuner
 
 
+def _check_resumable_samples(
+    experiment_path: Path, tune_config: Any, *, n_trials: int, n_samples: int
+) -> None:
+    from ray.tune import ExperimentAnalysis
+    from ray.tune.search import SearchGenerator
+
+    original = tune_config.num_samples
+    if not isinstance(tune_config.search_alg, SearchGenerator):
+        if n_samples != original:
+            raise ConfigError(
+                f"resume with n_samples={n_samples}, but this search was started with "
+                f"n_samples={original}. Only a HyperOpt search can grow on resume; for a random or "
+                f"grid search resume with n_samples={original}, or start a new search."
+            )
+        return
+    created = len(ExperimentAnalysis(str(experiment_path)).trials)
+    if n_trials < created:
+        raise ConfigError(
+            f"resume with n_samples={n_samples}, but this search has already created {created} "
+            f"trials. Resume with n_samples >= {created} (it was started with {original})."
+        )
+
+
 def restored_objective(tuner: Any) -> tuple[str | None, str | None]:
-    """``(metric, mode)`` of a restored Tuner's original TuneConfig (``(None, None)`` if unknown)."""
-    internal = getattr(tuner, "_local_tuner", None)
-    tune_config = getattr(internal, "_tune_config", None)
-    return getattr(tune_config, "metric", None), getattr(tune_config, "mode", None)
+    """``(metric, mode)`` of a restored Tuner's original TuneConfig."""
+    from pytorch_hyperlight.search import tune_internals
+
+    tune_config, _ = tune_internals.restored_configs(tuner)
+    return tune_config.metric, tune_config.mode
 
 
 #: Ray loggers that print INFO/WARNING lines during a search (quiet unless verbose=2).
