@@ -100,7 +100,7 @@ def run(budget: Budget, workdir: Path, space: dict[str, Any] | None = None,
     finally:
         for undo in restore:
             undo()
-    records = epoch_records(result["analysis"])
+    records = epoch_records(result["result_grid"])
     return {
         "side": "ours",
         "budget": dataclasses.asdict(budget),
