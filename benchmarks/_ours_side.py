@@ -47,7 +47,7 @@ def settings_for(budget: Budget, results_dir: Path, *, searcher: str = "hyperopt
 
 
 def epoch_records(result_grid: Any, metric: str = "val_acc") -> list[EpochRecord]:
-    """One record per epoch reported to Tune, from the ``analysis`` (ResultGrid) of a search.
+    """One record per epoch reported to Tune, from the ``result_grid`` (ResultGrid) of a search.
 
     The trainable's report keys come from :mod:`pytorch_hyperlight.search.results`, so a rename
     there reaches the benchmarks.
