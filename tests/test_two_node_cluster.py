@@ -244,7 +244,7 @@ def test_a_search_runs_trials_on_both_nodes_and_leaves_the_cluster_running(two_n
     assert code == 0, output[-5000:]
     result = output_line(output, "RESULT")
     trials = result["trials"]
-    assert trials["status"] == ["TERMINATED"] * 4
+    assert trials["status"] == ["done"] * 4
     assert set(trials["node"]) == {HEAD, WORKER}  # the table says where each trial ran
     run_dir = Path(result["run_dir"])
     assert run_dir.is_relative_to(two_nodes.shared)  # everything under the shared storage
@@ -296,7 +296,7 @@ def test_trials_of_a_worker_node_that_dies_are_retried_on_the_other_node(two_nod
     )
     assert code == 0, output[-5000:]
     trials = output_line(output, "RESULT")["trials"]
-    assert trials["status"] == ["TERMINATED"] * 4 and trials["epochs"] == [3] * 4
+    assert trials["status"] == ["done"] * 4 and trials["epochs"] == [3] * 4
     events = list(read_events(log_file))
     lost = next(key for event, key, _ in events if event.startswith("signal-"))
     node_of = dict(zip(trials["key"], trials["node"]))
