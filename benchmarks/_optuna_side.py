@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -87,6 +88,7 @@ class EpochLog(pl.Callback):
                 ended_at=time.time(),
                 value=None if value is None else float(value),
                 batch_size=self.batch_size,
+                process=os.getpid(),
             )
         )
 

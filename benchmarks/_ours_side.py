@@ -62,16 +62,14 @@ def epoch_records(result_grid: Any, metric: str = "val_acc") -> list[EpochRecord
         trial_id = str(frame["trial_id"].iloc[0])
         batch_size = int(trial_result.config["batch_size"])
         values = frame[metric] if metric in frame else [None] * len(frame)
-        columns = (
-            frame[keys.EPOCH],
-            frame[keys.EPOCH_STARTED_AT],
-            frame[keys.EPOCH_ENDED_AT],
-            values,
-        )
-        for epoch, started, ended, value in zip(*columns):
+        pids = frame["pid"] if "pid" in frame else [None] * len(frame)  # Tune fills in "pid"
+        columns = (frame[keys.EPOCH], frame[keys.EPOCH_STARTED_AT], frame[keys.EPOCH_ENDED_AT],
+                   values, pids)  # fmt: skip
+        for epoch, started, ended, value, pid in zip(*columns):
             measured = None if value is None or math.isnan(value) else float(value)
+            process = None if pid is None else int(pid)
             records.append(EpochRecord(trial_id, int(epoch), float(started), float(ended),
-                                       measured, batch_size))  # fmt: skip
+                                       measured, batch_size, process))  # fmt: skip
     return records
 
 

@@ -328,6 +328,19 @@ TARGET_ROWS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 
 
+def shown_command(command: str) -> str:
+    """The command as a reader would type it: without the ``--json PATH`` that run_all adds.
+
+    >>> shown_command("python benchmarks/vs_optuna.py --json /tmp/x/vs_optuna.json --quick")
+    'python benchmarks/vs_optuna.py --quick'
+    """
+    words = shlex.split(command)
+    kept = [
+        w for i, w in enumerate(words) if w != "--json" and (i == 0 or words[i - 1] != "--json")
+    ]
+    return shlex.join(kept)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -362,7 +375,7 @@ def render_section(section: Section) -> str:
         "",
         f"Machine: {section.machine.describe()}. Ran {section.seconds:.0f} s.",
         "",
-        f"```bash\n{section.command}\n```",
+        f"```bash\n{shown_command(section.command)}\n```",
         "",
         "| measure | value | target | ours (median) | reference (median) | load when measured |",
         "|---|---|---|---|---|---|",

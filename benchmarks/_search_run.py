@@ -47,6 +47,8 @@ class SearchRun:
         one_running_s: seconds of the window during which exactly one trial was inside an epoch.
         epoch_period_s: batch size -> median seconds from an epoch's start to the next one's.
         epoch_gap_s: median seconds between an epoch's end and the next one's start.
+        trial_switch_s: median seconds from a trial's last epoch to the next trial's first one in
+            the same process (None: not measured).
         peak_rss_mb: peak RSS of the calling process (its own ``ru_maxrss``).
         steps: step name -> ``[start, end]`` seconds from the call (ours: the library's steps).
         workers_started_s: seconds from the call at which trial worker processes were created.
@@ -71,6 +73,7 @@ class SearchRun:
     epoch_period_s: dict[str, float | None]
     epoch_gap_s: float | None
     peak_rss_mb: float | None
+    trial_switch_s: float | None = None
     steps: dict[str, list[float]] = field(default_factory=dict)
     workers_started_s: list[float] = field(default_factory=list)
 
@@ -132,6 +135,7 @@ def summarise(
             for size, values in sorted(periods.items(), key=lambda item: item[0] or 0)
         },
         epoch_gap_s=tl.median_or_none(tl.epoch_gaps(records)),
+        trial_switch_s=tl.median_or_none(tl.trial_switches(records)),
         peak_rss_mb=None if peak is None else round(peak / 2**20, 1),
         steps=steps,
         workers_started_s=[]

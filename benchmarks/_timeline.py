@@ -33,6 +33,7 @@ class EpochRecord:
         ended_at: wall-clock time its validation ended.
         value: the validation metric at its end (higher is better), None if not logged.
         batch_size: the trial's batch size.
+        process: the id of the process that trained it (None: unknown).
     """
 
     trial: str
@@ -41,6 +42,7 @@ class EpochRecord:
     ended_at: float
     value: float | None
     batch_size: int | None = None
+    process: int | None = None
 
 
 def _by_end(records: Iterable[EpochRecord]) -> list[EpochRecord]:
@@ -113,6 +115,35 @@ def epoch_gaps(records: Iterable[EpochRecord]) -> list[float]:
             if after.epoch == before.epoch + 1
         ]
     return gaps
+
+
+def trial_switches(records: Iterable[EpochRecord]) -> list[float]:
+    """Seconds from a trial's last epoch to the next trial's first one in the same process.
+
+    The cost of switching a reused process from one trial to the next (reporting the end, asking
+    the searcher, building the next trial's loaders, module and Trainer).
+
+    >>> trial_switches([EpochRecord("a", 0, 0.0, 1.0, None, process=7),
+    ...                 EpochRecord("b", 0, 1.25, 2.0, None, process=7),
+    ...                 EpochRecord("c", 0, 0.0, 3.0, None, process=8)])
+    [0.25]
+    """
+    spans: dict[tuple[int, str], list[float]] = {}
+    for record in records:
+        if record.process is None:
+            continue
+        span = spans.setdefault(
+            (record.process, record.trial), [record.started_at, record.ended_at]
+        )
+        span[0], span[1] = min(span[0], record.started_at), max(span[1], record.ended_at)
+    by_process: dict[int, list[list[float]]] = defaultdict(list)
+    for (process, _), span in spans.items():
+        by_process[process].append(span)
+    switches = []
+    for process_spans in by_process.values():
+        process_spans.sort()
+        switches += [after[0] - before[1] for before, after in itertools.pairwise(process_spans)]
+    return switches
 
 
 def median_or_none(values: Sequence[float]) -> float | None:

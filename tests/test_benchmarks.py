@@ -155,15 +155,15 @@ def test_our_epochs_are_read_from_what_the_trainable_reports_to_tune() -> None:
 
     frame = pd.DataFrame({
         "trial_id": ["t1", "t1"], keys.EPOCH: [0, 1], keys.EPOCH_STARTED_AT: [10.0, 11.0],
-        keys.EPOCH_ENDED_AT: [10.5, 11.5], "val_acc": [0.5, float("nan")],
+        keys.EPOCH_ENDED_AT: [10.5, 11.5], "val_acc": [0.5, float("nan")], "pid": [11, 11],
     })  # fmt: skip
     grid = [
         SimpleNamespace(metrics_dataframe=frame, config={"batch_size": 64}),
         SimpleNamespace(metrics_dataframe=pd.DataFrame(), config={"batch_size": 32}),  # no epochs
     ]
     assert epoch_records(grid) == [
-        EpochRecord("t1", 0, 10.0, 10.5, 0.5, 64),
-        EpochRecord("t1", 1, 11.0, 11.5, None, 64),
+        EpochRecord("t1", 0, 10.0, 10.5, 0.5, 64, process=11),
+        EpochRecord("t1", 1, 11.0, 11.5, None, 64, process=11),
     ]
 
 
