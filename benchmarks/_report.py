@@ -355,7 +355,8 @@ def render_summary(sections: Sequence[Section]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for key, (label, before) in TARGET_ROWS.items():
-        if key not in measures:
+        if key not in measures:  # every target stays in the table, measured or not
+            lines.append(f"| {_cell(label)} | {before} | not measured in this run |  |  |  |")
             continue
         measure, section = measures[key]
         met = {True: "yes", False: "**no**", None: ""}[measure.met]
