@@ -176,7 +176,8 @@ def run_sampled(
     """Run ``python script arguments --out FILE`` in a child, sampled; return its JSON and samples.
 
     The child's output goes to this process's output. A child that fails or times out raises
-    ``RuntimeError`` (after its whole process group is gone).
+    ``RuntimeError``; whatever happens (Ctrl-C too), no process the child started outlives this
+    call (a Ray it started included).
     """
     import tempfile
 
@@ -189,14 +190,34 @@ def run_sampled(
         try:
             code = child.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            code = None
+        finally:  # also on KeyboardInterrupt
             _kill_tree(child.pid)
             child.wait()
-            raise RuntimeError(f"{' '.join(command)} ran past {timeout_s:.0f} s") from None
-        finally:
             samples = sampler.stop()
+            _stop_strays(samples)
+        if code is None:
+            raise RuntimeError(f"{' '.join(command)} ran past {timeout_s:.0f} s")
         if code != 0 or not out.exists():
             raise RuntimeError(f"{' '.join(command)} failed with exit status {code}")
         return json.loads(out.read_text(encoding="utf-8")), samples
+
+
+def _stop_strays(samples: Samples, grace_s: float = 3.0) -> None:
+    """Kill the processes the child started that still run after it ended (checked by creation
+    time, so a reused process id is left alone), after ``grace_s`` seconds to end on their own."""
+    strays = []
+    for pid, created in samples.created.items():
+        try:
+            process = psutil.Process(pid)
+            if abs(process.create_time() - created) < 0.01:
+                strays.append(process)
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(strays, timeout=grace_s)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 def _kill_tree(pid: int) -> None:

@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     if args.quick:
-        args.rounds, args.epochs, args.workers, args.batch_sizes = 1, 3, 1, "32"
+        args.rounds, args.epochs, args.workers = 1, 2, 1
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     repeats = max(1, args.workers // len(batch_sizes))
     section = start_section(
