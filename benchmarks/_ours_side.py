@@ -79,7 +79,7 @@ def run(budget: Budget, workdir: Path, space: dict[str, Any] | None = None,
     import ray
 
     from pytorch_hyperlight import Runner
-    from pytorch_hyperlight.search import run as search_run
+    from pytorch_hyperlight.runs import search as search_run
     from pytorch_hyperlight.search import tuner
 
     calls: list[tuple[str, float, float]] = []

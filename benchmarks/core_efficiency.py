@@ -40,7 +40,7 @@ def search(trials: int, epochs: int, cores: int) -> tuple[Any, float, dict[str, 
     from ray import tune
 
     from pytorch_hyperlight import Runner
-    from pytorch_hyperlight.search import run
+    from pytorch_hyperlight.runs import search as run
 
     space = {"lr": tune.loguniform(1e-2, 5e-2), "n_hidden": tune.choice([64, 128]),
              "gradient_clip_val": 0, "max_epochs": epochs, "batch_size": 32,

@@ -192,7 +192,7 @@ def _timed(run: Callable[[Path, Plan], float], plan: Plan) -> tuple[float, float
 
 def _record_phases(phases: dict[str, float]) -> None:
     """Time the steps of run_hyper_opt (by wrapping the functions it calls)."""
-    from pytorch_hyperlight.search import run
+    from pytorch_hyperlight.runs import search as run
 
     record_phases(run, ("plan_search", "_search", "_evaluate", "_save_plots"), phases)
 

@@ -86,7 +86,7 @@ def _timed(run: Callable[[int, Path], float], epochs: int) -> tuple[float, float
 
 def _record_phases(phases: dict[str, float]) -> None:
     """Time the steps of run_single_trial (by wrapping the functions it calls)."""
-    from pytorch_hyperlight.trial import single
+    from pytorch_hyperlight.runs import single_trial as single
 
     record_phases(
         single, ("load_dataloaders", "dry_run", "fit_trial", "evaluate_checkpoint", "_save"), phases

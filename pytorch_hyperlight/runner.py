@@ -1,7 +1,7 @@
 """The Runner: the one object a user talks to. It holds state and delegates the work.
 
-- :meth:`Runner.run_single_trial` -> :func:`pytorch_hyperlight.trial.single.run_single_trial`
-- :meth:`Runner.run_hyper_opt` -> :func:`pytorch_hyperlight.search.run.run_hyper_opt`
+- :meth:`Runner.run_single_trial` -> :func:`pytorch_hyperlight.runs.single_trial.run_single_trial`
+- :meth:`Runner.run_hyper_opt` -> :func:`pytorch_hyperlight.runs.search.run_hyper_opt`
 - :meth:`Runner.get_metrics` / :meth:`Runner.show_metric_report` -> :mod:`pytorch_hyperlight.results.compare`
 """
 
@@ -114,7 +114,7 @@ class Runner:
             ``metrics`` (a :class:`~pytorch_hyperlight.TrialMetrics`), ``metrics_last``,
             ``run_dir`` and ``run_name``.
         """
-        from pytorch_hyperlight.trial.single import run_single_trial
+        from pytorch_hyperlight.runs.single_trial import run_single_trial
 
         settings = Settings.from_any(extra_config)
         name = self._allocate_run_name(
@@ -161,7 +161,7 @@ class Runner:
             (Ray Tune's ``ExperimentAnalysis``), ``result_grid`` (Ray Tune's ``ResultGrid``),
             ``errors``, ``run_dir`` and ``run_name``.
         """
-        from pytorch_hyperlight.search.run import run_hyper_opt
+        from pytorch_hyperlight.runs.search import run_hyper_opt
 
         if not isinstance(search_space_config, Mapping):
             raise ConfigError(

@@ -101,7 +101,7 @@ def write_run_dir(
 
     Returns what the run would have returned (``metrics`` as a TrialMetrics, ``trials``, ...).
     """
-    from pytorch_hyperlight import Settings, TrialMetrics
+    from pytorch_hyperlight import Settings, TrialMetrics, files
     from pytorch_hyperlight.results import run_dir as run_dirs
 
     path.mkdir(parents=True, exist_ok=True)
@@ -160,10 +160,10 @@ def write_run_dir(
             }
             for i in errored
         ]
-        run_dirs.write_json_atomic(path / run_dirs.ERRORS_FILE, errors)
+        files.write_json_atomic(path / run_dirs.ERRORS_FILE, errors)
         result.update(trials=trials, trial_metrics=search["trial_metrics"], errors=errors)
     if record_files:
         run_dirs.write_run_json(path, info)
     else:
-        run_dirs.write_json_atomic(path / run_dirs.RUN_FILE, info)
+        files.write_json_atomic(path / run_dirs.RUN_FILE, info)
     return result

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytorch_hyperlight import RunDirError, load_run
+from pytorch_hyperlight import RunDirError, files, load_run
 from pytorch_hyperlight.results import run_dir as run_dirs
 from tests.results_fakes import write_run_dir
 
@@ -98,7 +98,7 @@ def test_an_edited_value_with_the_same_row_count_is_still_caught(tmp_path):
 
 def test_run_json_records_rows_and_checksums_of_every_data_file(tmp_path):
     written = write_run_dir(tmp_path / "run")
-    info = run_dirs.read_json(tmp_path / "run" / run_dirs.RUN_FILE)
+    info = files.read_json(tmp_path / "run" / run_dirs.RUN_FILE)
     assert set(info["files"]) == {*DATA_FILES, run_dirs.ERRORS_FILE}
     assert info["files"][run_dirs.TRIALS_FILE]["rows"] == len(written["trials"])
     assert info["files"][run_dirs.METRICS_FILE]["rows"] == len(written["metrics"].df)
@@ -132,14 +132,14 @@ def test_an_old_run_dir_with_an_unparsable_file_raises_run_dir_error(tmp_path, n
 
 def test_atomic_writes_leave_no_temporary_file_and_keep_the_old_file_on_failure(tmp_path):
     target = tmp_path / "data.bin"
-    run_dirs.write_bytes_atomic(target, b"old")
+    files.write_bytes_atomic(target, b"old")
 
     def fail(handle):
         handle.write(b"half")
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        run_dirs.write_stream_atomic(target, fail)
+        files.write_stream_atomic(target, fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
 
@@ -155,7 +155,7 @@ def test_atomic_writes_fsync_the_file_and_then_its_directory(tmp_path, monkeypat
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
-    run_dirs.write_text_atomic(tmp_path / "a.txt", "x")
+    files.write_text_atomic(tmp_path / "a.txt", "x")
     assert len(synced) == 2
     assert Path(synced[0]).name.startswith(".a.txt.")  # the temporary file, before the rename
     assert Path(synced[1]) == tmp_path
@@ -164,5 +164,5 @@ def test_atomic_writes_fsync_the_file_and_then_its_directory(tmp_path, monkeypat
 def test_copy_file_atomic_copies_bytes_exactly(tmp_path):
     source = tmp_path / "source.ckpt"
     source.write_bytes(bytes(range(256)) * 1000)
-    run_dirs.copy_file_atomic(source, tmp_path / "out" / "best.ckpt")
+    files.copy_file_atomic(source, tmp_path / "out" / "best.ckpt")
     assert (tmp_path / "out" / "best.ckpt").read_bytes() == source.read_bytes()

@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pytorch_hyperlight import RunDirError, Settings, TrialMetrics, load_run
-from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight import RunDirError, Settings, TrialMetrics, files, load_run
 from tests.results_fakes import write_run_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -166,9 +165,9 @@ def test_redraw_plots_draws_every_plot_of_a_search(tmp_path):
 
 def test_unknown_settings_of_another_version_are_ignored_with_a_warning(tmp_path):
     write_run_dir(tmp_path / "run")
-    info = run_dirs.read_json(tmp_path / "run" / "run.json")
+    info = files.read_json(tmp_path / "run" / "run.json")
     info["settings"]["a_future_key"] = 1
-    run_dirs.write_json_atomic(tmp_path / "run" / "run.json", info)
+    files.write_json_atomic(tmp_path / "run" / "run.json", info)
     with pytest.warns(UserWarning, match="a_future_key"):
         assert load_run(tmp_path / "run")["settings"].metric_to_optimize == "val_f1"
 
@@ -203,13 +202,13 @@ def test_a_search_without_its_trial_files_names_each_missing_file(tmp_path):
 )
 def test_a_run_json_this_version_cannot_read_is_a_clear_error(tmp_path, change, message):
     write_run_dir(tmp_path / "run")
-    info = run_dirs.read_json(tmp_path / "run" / "run.json")
+    info = files.read_json(tmp_path / "run" / "run.json")
     for key, value in change.items():
         if value is None:
             del info[key]
         else:
             info[key] = value
-    run_dirs.write_json_atomic(tmp_path / "run" / "run.json", info)
+    files.write_json_atomic(tmp_path / "run" / "run.json", info)
     with pytest.raises(RunDirError, match=message or r"lacks the keys \['kind', 'run_name'"):
         load_run(tmp_path / "run")
 

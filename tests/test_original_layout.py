@@ -181,8 +181,8 @@ def canned_runs(monkeypatch):
         return {**next(results), "run_name": context.run_name, "run_dir": context.run_dir}
 
     for module_name, function in (
-        ("pytorch_hyperlight.trial.single", "run_single_trial"),
-        ("pytorch_hyperlight.search.run", "run_hyper_opt"),
+        ("pytorch_hyperlight.runs.single_trial", "run_single_trial"),
+        ("pytorch_hyperlight.runs.search", "run_hyper_opt"),
     ):
         fake = types.ModuleType(module_name)
         setattr(fake, function, run)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytorch_hyperlight import Runner, load_run
+from pytorch_hyperlight import Runner, files, load_run
 from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.load import redraw_plots
 from pytorch_hyperlight.results.report import write_report, write_run_report
@@ -176,7 +176,7 @@ def test_load_run_report_rebuilds_the_page_with_the_versions_the_run_recorded(
     assert rebuilt == path / "report.html" and rebuilt.is_file()
     assert "did not record its versions" in rebuilt.read_text(encoding="utf-8")
 
-    run_dirs.write_json_atomic(path / "versions.json", {"python": "3.99.0", "torch": "9.9.9"})
+    files.write_json_atomic(path / "versions.json", {"python": "3.99.0", "torch": "9.9.9"})
     text = load_run(path).report().read_text(encoding="utf-8")
     assert "9.9.9" in text and "3.99.0" in text and "did not record" not in text
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pytorch_hyperlight import files
 from pytorch_hyperlight.results import run_dir
 
 
@@ -42,9 +43,9 @@ def test_latest_run_dir_finds_the_newest_run_of_that_name(tmp_path: Path) -> Non
 
 def test_atomic_json_write_replaces_the_whole_file(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "run.json"
-    run_dir.write_json_atomic(target, {"a": 1})
-    run_dir.write_json_atomic(target, {"b": float("nan"), "c": object})
-    data = run_dir.read_json(target)
+    files.write_json_atomic(target, {"a": 1})
+    files.write_json_atomic(target, {"b": float("nan"), "c": object})
+    data = files.read_json(target)
     assert set(data) == {"b", "c"}
     assert list(target.parent.iterdir()) == [target]
 
@@ -55,7 +56,7 @@ def test_atomic_writes_honour_the_umask_not_mkstemps_0600(tmp_path: Path) -> Non
     previous = os.umask(0o022)
     try:
         target = tmp_path / "metrics.csv"
-        run_dir.write_text_atomic(target, "a,b\n")
+        files.write_text_atomic(target, "a,b\n")
     finally:
         os.umask(previous)
     assert target.stat().st_mode & 0o777 == 0o644

@@ -360,7 +360,7 @@ def test_progress_module_does_not_print_per_epoch_rows_above_the_limit() -> None
 
 
 def test_search_closes_with_one_message_in_the_trials_table_words(capsys, tmp_path) -> None:
-    from pytorch_hyperlight.search import run
+    from pytorch_hyperlight.runs import search as run
 
     rows = pd.DataFrame(
         [

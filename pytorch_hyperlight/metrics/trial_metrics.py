@@ -259,7 +259,7 @@ class TrialMetrics:
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the table to ``path`` atomically (read it back with :meth:`from_csv`, unchanged)."""
-        from pytorch_hyperlight.results.run_dir import write_text_atomic
+        from pytorch_hyperlight.files import write_text_atomic
 
         write_text_atomic(Path(path), self._df.to_csv(index=False))
 

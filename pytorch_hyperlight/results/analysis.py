@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pytorch_hyperlight import files
 from pytorch_hyperlight.errors import ConfigError
 from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results import search_table as table
@@ -346,7 +347,7 @@ def save_figure(figure: Figure, path: Path) -> Path:
     figure.savefig(
         buffer, format="png", dpi=_DPI, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL}
     )
-    run_dirs.write_bytes_atomic(path, buffer.getvalue())
+    files.write_bytes_atomic(path, buffer.getvalue())
     return path
 
 

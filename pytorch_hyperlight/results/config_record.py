@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytorch_hyperlight import files
 from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.search.space import VARIANT_KEY
 
@@ -170,11 +171,11 @@ def save_config_record(
             trial_dir = run_dir / run_dirs.TUNE_DIR / f"trial_{trial_id}"
             if trial_dir.is_dir():
                 text = to_yaml(trial_config(record, params))
-                run_dirs.write_text_atomic(trial_dir / CONFIG_FILE, text)
+                files.write_text_atomic(trial_dir / CONFIG_FILE, text)
         return
-    run_dirs.write_text_atomic(run_dir / CONFIG_FILE, to_yaml(dict(record.config)))
-    run_dirs.write_text_atomic(run_dir / OVERRIDES_FILE, to_yaml(list(record.overrides)))
-    run_dirs.write_json_atomic(
+    files.write_text_atomic(run_dir / CONFIG_FILE, to_yaml(dict(record.config)))
+    files.write_text_atomic(run_dir / OVERRIDES_FILE, to_yaml(list(record.overrides)))
+    files.write_json_atomic(
         run_dir / COMMAND_FILE,
         {
             "command": list(record.command) if record.command is not None else None,

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytorch_hyperlight import files
 from pytorch_hyperlight.errors import ConfigError, RunDirError
 from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.run_result import RunResult
@@ -186,7 +187,7 @@ def _read_run_json(path: Path) -> dict[str, Any]:
             "writes it when it finishes; an interrupted search can be continued with resume=)."
         )
     try:
-        info = run_dirs.read_json(run_file)
+        info = files.read_json(run_file)
     except ValueError as error:  # UnicodeDecodeError and JSONDecodeError alike
         raise RunDirError(
             f"{run_file} is not valid JSON ({error}); it is written last, so the run did not "
@@ -322,7 +323,7 @@ def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
         trial_metrics[trial_id] = TrialMetrics(frame.drop(columns=empty))
     errors_file = path / run_dirs.ERRORS_FILE
     with _damaged_file_errors(errors_file):
-        errors = run_dirs.read_json(errors_file) if errors_file.is_file() else []
+        errors = files.read_json(errors_file) if errors_file.is_file() else []
     return {
         "search_space": info.get("search_space") or {},
         "best_trial_id": info.get("best_trial_id"),

@@ -31,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pytorch_hyperlight import files
 from pytorch_hyperlight.metric_names import stage_of
 from pytorch_hyperlight.results import run_dir as run_dirs
 
@@ -127,11 +128,11 @@ def write_report(run_dir: str | os.PathLike[str]) -> Path:
     path: Path = run["run_dir"]
     versions_file = path / run_dirs.VERSIONS_FILE
     recorded = versions_file.is_file()
-    versions = run_dirs.read_json(versions_file) if recorded else installed_versions()
+    versions = files.read_json(versions_file) if recorded else installed_versions()
     figures = {name: Path(png).read_bytes() for name, png in run["plots"].items()}
     page = render_report(run, versions, figures, versions_recorded=recorded)
     report = path / run_dirs.REPORT_FILE
-    run_dirs.write_text_atomic(report, page)
+    files.write_text_atomic(report, page)
     return report
 
 
@@ -142,7 +143,7 @@ def write_run_report(run_dir: Path) -> Path | None:
     saying how to rebuild the page.
     """
     try:
-        run_dirs.write_json_atomic(Path(run_dir) / run_dirs.VERSIONS_FILE, installed_versions())
+        files.write_json_atomic(Path(run_dir) / run_dirs.VERSIONS_FILE, installed_versions())
         return write_report(run_dir)
     except Exception as error:
         warnings.warn(

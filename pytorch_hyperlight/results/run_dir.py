@@ -32,13 +32,12 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from pytorch_hyperlight.errors import ConfigError
+from pytorch_hyperlight.files import write_json_atomic
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
@@ -156,78 +155,6 @@ def latest_run_dir(
     prefix = safe_path_part(run_name_prefix) + "_"
     candidates = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(prefix)]
     return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows cannot open a directory; its renames are durable on their own
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_stream_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through ``write`` into a temporary file, fsync it, rename it over ``path``, fsync the
-    directory: after a crash, readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600 files; results are meant to be shared like any other file.
-        os.chmod(tmp_name, 0o666 & ~_current_umask())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    write_stream_atomic(Path(path), lambda handle: handle.write(data))
-
-
-def copy_file_atomic(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` atomically and durably (for checkpoints: no size limit)."""
-    with open(source, "rb") as reader:
-        write_stream_atomic(Path(target), lambda handle: shutil.copyfileobj(reader, handle))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_figure_atomic(path: Path, figure: Any) -> None:
-    """Render a matplotlib figure as PNG and write it atomically."""
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-def write_json_atomic(path: Path, data: Mapping[str, Any] | list[Any]) -> None:
-    """Write JSON atomically; values JSON cannot hold are written as their ``repr``."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=repr) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file written by :func:`write_json_atomic`."""
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def count_rows(name: str, data: bytes) -> int:

@@ -1,6 +1,6 @@
 """THE training code path: a one-batch dry run, fitting one configuration, evaluating a checkpoint.
 
-:func:`fit_trial` is used by :func:`pytorch_hyperlight.trial.single.run_single_trial` in the calling
+:func:`fit_trial` is used by :func:`pytorch_hyperlight.runs.single_trial.run_single_trial` in the calling
 process and, inside Ray workers, by the search's trainable, so both train the same way:
 
 1. :func:`dry_run` (before any real training, :mod:`pytorch_hyperlight.trial.dry_run`): the first

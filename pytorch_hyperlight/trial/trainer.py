@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytorch_hyperlight.results.run_dir import write_stream_atomic
+from pytorch_hyperlight.files import write_stream_atomic
 from pytorch_hyperlight.trial.building import build_module, derived_values, steps_per_epoch
 from pytorch_hyperlight.trial.data import LoaderSet, load_dataloaders
 from pytorch_hyperlight.trial.hparam_reads import HparamReads

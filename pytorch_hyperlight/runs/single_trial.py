@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pytorch_hyperlight import files
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.config_record import save_config_record
@@ -223,7 +224,7 @@ def _save(
     best_value = _best_metric_value(fitted, metric)
     title = run_title(context.run_name, metric, fitted.best_epoch, best_value)
     figure = plot_trial_metrics(metrics, title=title)
-    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
+    files.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     best_path = fitted.best_checkpoint_path
     relative = os.path.relpath(best_path, run_dir) if best_path else None
     run_dirs.write_run_json(

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from pytorch_hyperlight import files
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, SearchError
 from pytorch_hyperlight.results import run_dir as run_dirs
@@ -175,7 +176,7 @@ def _check_complete(unfinished: int, n_trials: int, context: RunContext) -> None
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    run_dirs.write_text_atomic(path, frame.to_csv(index=False))
+    files.write_text_atomic(path, frame.to_csv(index=False))
 
 
 def _class_path(cls: type) -> str:
@@ -220,7 +221,7 @@ def run_hyper_opt(
     save_config_record(run_dir, context.config_record, {r.trial_id: r.config for r in records})
     _write_csv(trials, run_dir / run_dirs.TRIALS_FILE)
     _write_csv(search_results.trial_metrics_table(histories), run_dir / run_dirs.TRIAL_METRICS_FILE)
-    run_dirs.write_json_atomic(run_dir / run_dirs.ERRORS_FILE, errors)
+    files.write_json_atomic(run_dir / run_dirs.ERRORS_FILE, errors)
 
     best = search_results.select_best_trial(records, plan.metric, mode)  # SearchError if none
     best_epoch, best_value = search_results.best_of(best.reports, plan.metric, mode)
@@ -326,7 +327,7 @@ def _copy_checkpoint(checkpoint_dir: Path, run_dir: Path) -> Path:
             "while the search ran?"
         )
     target = run_dir / run_dirs.CHECKPOINTS_DIR / BEST_CHECKPOINT_FILE
-    run_dirs.copy_file_atomic(source, target)
+    files.copy_file_atomic(source, target)
     return target
 
 
@@ -360,7 +361,7 @@ def _save_plots(
     from pytorch_hyperlight.results.analysis import save_search_plots
 
     figure = plot_trial_metrics(metrics, title=title)
-    run_dirs.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
+    files.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     trial_metrics = {k: TrialMetrics(v) for k, v in histories.items() if not v.empty}
     save_search_plots(run_dir, trials, trial_metrics, description, metric, mode)
 
