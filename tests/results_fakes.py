@@ -103,6 +103,7 @@ def write_run_dir(
     """
     from pytorch_hyperlight import Settings, TrialMetrics, files
     from pytorch_hyperlight.results import run_dir as run_dirs
+    from pytorch_hyperlight.results.run_record import FORMAT_VERSION, RunRecord
 
     path.mkdir(parents=True, exist_ok=True)
     if with_checkpoint:
@@ -122,7 +123,7 @@ def write_run_dir(
         "max_epochs": 4,
     }
     info = {
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "kind": "search" if kind == "search" else "single_trial",
         "run_name": "hyper-opt-LitDigits" if kind == "search" else "single-trial-LitDigits",
         "experiment_id": "digits",
@@ -163,7 +164,7 @@ def write_run_dir(
         files.write_json_atomic(path / run_dirs.ERRORS_FILE, errors)
         result.update(trials=trials, trial_metrics=search["trial_metrics"], errors=errors)
     if record_files:
-        run_dirs.write_run_json(path, info)
+        RunRecord.from_json(info).save(path)
     else:
         files.write_json_atomic(path / run_dirs.RUN_FILE, info)
     return result

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from pytorch_hyperlight import Runner, files, load_run
-from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.load import redraw_plots
 from pytorch_hyperlight.results.report import write_report, write_run_report
+from pytorch_hyperlight.results.run_record import RunRecord
 from tests.models import TinyDigits, configure_dataloaders, tiny_config
 from tests.results_fakes import write_run_dir
 
@@ -143,7 +143,7 @@ def test_every_user_string_is_escaped(tmp_path: Path) -> None:
     errors = json.loads((path / "errors.json").read_text())
     errors[0]["traceback"] = "</pre><script>alert(2)</script>"
     (path / "errors.json").write_text(json.dumps(errors))
-    run_dirs.write_run_json(path, {k: v for k, v in info.items() if k != "files"})  # as a run would
+    RunRecord.from_json(info).save(path)  # as a run would
 
     text = write_report(path).read_text(encoding="utf-8")
     page = Page(text)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.load import redraw_plots
 from pytorch_hyperlight.results.report import write_report
+from pytorch_hyperlight.results.run_record import RunRecord
 from tests.browser import Chromium, find_chromium
 from tests.results_fakes import write_run_dir
 
@@ -46,7 +46,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     info = json.loads((root / "search" / "run.json").read_text())
     info["best_trial_id"] = "t05"
     # run.json records the data files as written: record the edited trials.csv, as a run would
-    run_dirs.write_run_json(root / "search", {k: v for k, v in info.items() if k != "files"})
+    RunRecord.from_json(info).save(root / "search")
     write_run_dir(root / "single", kind="single")
     pages = {}
     for name in ("search", "single"):

@@ -360,16 +360,21 @@ def test_progress_module_does_not_print_per_epoch_rows_above_the_limit() -> None
 
 
 def test_search_closes_with_one_message_in_the_trials_table_words(capsys, tmp_path) -> None:
+    from pytorch_hyperlight.results.run_record import RunRecord
     from pytorch_hyperlight.runs import search as run
 
-    rows = pd.DataFrame(
-        [
-            {"stage": "reval", "epoch": 3, "val_acc": 0.9},
-            {"stage": "test", "epoch": 3, "test_acc": 0.8},
-        ]
+    record = RunRecord(
+        kind="search",
+        run_name="hyper-opt-Net",
+        metric="val_acc",
+        mode="max",
+        best_trial_id="t1",
+        best_epoch=3,
+        best_metric_value=0.9,
+        metrics_last={"val_acc": 0.85, "reval_acc": 0.9, "test_acc": 0.8},
     )
     statuses = pd.DataFrame({"status": ["stopped", "done", "error", "done"]})
-    run._print_summary("t1", "val_acc", 0.9, 3, rows, statuses, tmp_path, 12.34)
+    run._print_summary(record, statuses, tmp_path, 12.34)
     out = capsys.readouterr().out.splitlines()
     assert (
         out[0]

@@ -7,25 +7,24 @@ it back with pandas only; it never imports Ray.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import hashlib
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytorch_hyperlight import files
 from pytorch_hyperlight.errors import ConfigError, RunDirError
 from pytorch_hyperlight.results import run_dir as run_dirs
+from pytorch_hyperlight.results import run_files
+from pytorch_hyperlight.results.run_record import (
+    NOT_REOPENED_KEYS,
+    SEARCH,
+    RunRecord,
+    class_path,
+)
 from pytorch_hyperlight.results.run_result import RunResult
-
-#: run.json format this version reads and writes.
-FORMAT_VERSION = 1
-_KINDS = ("single_trial", "search")
-_REQUIRED_KEYS = ("kind", "run_name", "metric", "mode")
 
 
 class LoadedRun(RunResult):
@@ -51,17 +50,22 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
 
     Returns:
         A :class:`LoadedRun` (a :class:`~pytorch_hyperlight.results.run_result.RunResult`: a dict
-        that renders as HTML tables in a notebook) with ``kind`` (``"single_trial"`` or ``"search"``), ``run_name``, ``run_dir``
-        (absolute), ``experiment_id``, ``settings`` (a :class:`~pytorch_hyperlight.Settings`),
-        ``config``, ``best_config``, ``metric``, ``mode``, ``best_epoch``, ``best_metric_value``,
-        ``best_checkpoint_path`` (absolute; None if the file was deleted), ``metrics`` (a
-        :class:`~pytorch_hyperlight.TrialMetrics`), ``metrics_last`` (a pandas Series), ``plots``
-        (the PNG files by name) and ``redraw_plots`` (a function that redraws them all and returns
-        the same mapping). Searches add ``search_space``, ``best_trial_id``, ``trials`` (one row
-        per trial), ``trial_metrics`` (trial id -> TrialMetrics; empty for a trial that failed
-        before its first epoch), ``errors``, and ``analysis`` and ``result_grid`` (both None: Ray's
-        ExperimentAnalysis and ResultGrid are not reopened). With ``lmodule_class``:
-        ``lmodule_best`` too. Its :meth:`LoadedRun.report` rebuilds the run's ``report.html``.
+        that renders as HTML tables in a notebook) with the keys the run returned (declared once:
+        :func:`~pytorch_hyperlight.results.run_record.result_keys`), less the live objects: no
+        ``trainer``, and ``lmodule_best`` only with ``lmodule_class``. From ``run.json``: ``kind``
+        (``"single_trial"`` or ``"search"``), ``run_name``, ``experiment_id``, ``created``,
+        ``lmodule_class``, ``settings`` (a :class:`~pytorch_hyperlight.Settings`), ``config``,
+        ``best_config``, ``is_debug``, ``metric``, ``monitor``, ``mode``, ``best_epoch``,
+        ``best_metric_value``, ``best_checkpoint_path`` (absolute; None if the file was deleted);
+        from the files: ``run_dir`` (absolute), ``metrics`` (a
+        :class:`~pytorch_hyperlight.TrialMetrics`), ``metrics_last`` (its ``series_last``, a pandas
+        Series), ``plots`` (the PNG files by name) and ``redraw_plots`` (a function that redraws
+        them all and returns the same mapping). Searches add ``search_space``, ``best_trial_id``,
+        ``trials`` (one row per trial), ``trial_metrics`` (trial id -> TrialMetrics; empty for a
+        trial that failed before its first epoch), ``errors``, and ``analysis`` and
+        ``result_grid`` (both None: Ray's ExperimentAnalysis and ResultGrid are not reopened).
+        With ``lmodule_class``: ``lmodule_best`` too. Its :meth:`LoadedRun.report` rebuilds the
+        run's ``report.html``.
 
     Raises:
         RunDirError: the directory does not exist, misses files a run always writes, or a file
@@ -76,42 +80,35 @@ def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None)
         ...
         pytorch_hyperlight.errors.RunDirError: No run directory at /no/such/run...
     """
-    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
-
     path = _run_dir_path(run_dir)
-    info = _read_run_json(path)
-    kind = info["kind"]
-    _check_files(path, kind)
-    _verify_recorded_files(path, info.get("files"))
-    with _damaged_file_errors(path / run_dirs.METRICS_FILE):
-        metrics = TrialMetrics.from_csv(path / run_dirs.METRICS_FILE)
-    result: dict[str, Any] = {
-        "kind": kind,
-        "run_name": info["run_name"],
-        "run_dir": path,
-        "experiment_id": info.get("experiment_id"),
-        "created": info.get("created"),
-        "lmodule_class": info.get("lmodule_class"),
-        "settings": _settings(info.get("settings") or {}, path),
-        "config": info.get("config"),
-        "best_config": info.get("best_config"),
-        "metric": info["metric"],
-        "mode": info["mode"],
-        "best_epoch": info.get("best_epoch"),
-        "best_metric_value": info.get("best_metric_value"),
-        "best_checkpoint_path": _checkpoint_path(path, info.get("best_checkpoint_path")),
+    record = RunRecord.load(path)
+    run_files.check_files(path, record.kind)
+    run_files.verify_recorded_files(path, record.files)
+    metrics = run_files.read_metrics(path)
+    values: dict[str, Any] = {
+        "settings": _settings(record.settings or {}, path),
+        "best_checkpoint_path": _checkpoint_path(path, record.best_checkpoint_path),
         "metrics": metrics,
         # From metrics.csv, as the run computed it (run.json's copy is for reading by eye; one
         # written before reval_* keys existed held the re-validated values under val_*).
         "metrics_last": metrics.series_last,
+        **plot_values(path),
     }
-    if kind == "search":
-        result.update(_read_search_files(path, info))
-    result["plots"] = existing_plots(path)
-    result["redraw_plots"] = functools.partial(redraw_plots, path)
+    if record.kind == SEARCH:
+        values.update(run_files.read_search_files(path, record.metric, record.mode))
+        values.update(dict.fromkeys(NOT_REOPENED_KEYS[SEARCH]))
     if lmodule_class is not None:
-        result["lmodule_best"] = _load_best_module(lmodule_class, result, info)
-    return LoadedRun(result)
+        values["lmodule_best"] = _load_best_module(lmodule_class, path, record, values)
+    return LoadedRun.from_record(record, path, live=False, **values)
+
+
+def plot_values(run_dir: Path) -> dict[str, Any]:
+    """A result's ``plots`` (the PNG files present, by name) and ``redraw_plots`` (a function
+    that draws them all again from the files and returns the same mapping)."""
+    return {
+        "plots": run_files.existing_plots(run_dir),
+        "redraw_plots": functools.partial(redraw_plots, run_dir),
+    }
 
 
 def redraw_plots(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
@@ -150,17 +147,6 @@ def redraw_plots(run_dir: str | os.PathLike[str]) -> dict[str, Path]:
     return written
 
 
-def existing_plots(run_dir: Path) -> dict[str, Path]:
-    """The PNG plots present in a run directory, by name (``metrics`` and ``plots/<name>.png``)."""
-    plots = {}
-    if (run_dir / run_dirs.METRICS_PLOT_FILE).is_file():
-        plots["metrics"] = run_dir / run_dirs.METRICS_PLOT_FILE
-    plots_dir = run_dir / run_dirs.PLOTS_DIR
-    if plots_dir.is_dir():
-        plots.update({p.stem: p for p in sorted(plots_dir.glob("*.png"))})
-    return plots
-
-
 # --- reading ------------------------------------------------------------------------------------
 def _run_dir_path(run_dir: str | os.PathLike[str]) -> Path:
     if not isinstance(run_dir, str | os.PathLike):
@@ -177,92 +163,6 @@ def _run_dir_path(run_dir: str | os.PathLike[str]) -> Path:
             f"run_hyper_opt result (its folder holds {run_dirs.RUN_FILE})."
         )
     return path.resolve()
-
-
-def _read_run_json(path: Path) -> dict[str, Any]:
-    run_file = path / run_dirs.RUN_FILE
-    if not run_file.is_file():
-        raise RunDirError(
-            f"{path} is not a complete run directory: {run_dirs.RUN_FILE} is missing (a run "
-            "writes it when it finishes; an interrupted search can be continued with resume=)."
-        )
-    try:
-        info = files.read_json(run_file)
-    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError alike
-        raise RunDirError(
-            f"{run_file} is not valid JSON ({error}); it is written last, so the run did not "
-            "finish writing it or it was changed since. Re-run, or resume= an interrupted search."
-        ) from error
-    if not isinstance(info, dict):
-        raise RunDirError(f"{run_file} must hold a JSON object, got {type(info).__name__}.")
-    version = info.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RunDirError(
-            f"{run_file} has format_version {version!r}; this pytorch_hyperlight reads "
-            f"version {FORMAT_VERSION} or older. Upgrade pytorch_hyperlight to read it."
-        )
-    missing = [key for key in _REQUIRED_KEYS if key not in info]
-    if missing:
-        raise RunDirError(f"{run_file} lacks the keys {missing}; it was not written by a run.")
-    if info["kind"] not in _KINDS:
-        raise RunDirError(f"{run_file}: kind must be one of {_KINDS}, got {info['kind']!r}.")
-    return info
-
-
-def _check_files(path: Path, kind: str) -> None:
-    needed = [run_dirs.METRICS_FILE]
-    if kind == "search":
-        needed += [run_dirs.TRIALS_FILE, run_dirs.TRIAL_METRICS_FILE]
-    missing = [name for name in needed if not (path / name).is_file()]
-    if missing:
-        raise RunDirError(
-            f"The {kind} run directory {path} is incomplete: missing {', '.join(missing)}. "
-            "A run writes them before run.json, so they were removed afterwards: restore them "
-            "from a backup or re-run."
-        )
-
-
-_RECOVERY = (
-    "Restore the run directory from a backup or re-run; a run never writes this file after "
-    "run.json, so it was changed or cut short afterwards (an interrupted copy, a full disk, an edit)."
-)
-
-
-def _verify_recorded_files(path: Path, recorded: Any) -> None:
-    """Each data file as ``run.json`` recorded it (size, rows, SHA-256), else a RunDirError."""
-    if recorded is None:
-        return  # a run directory written before the record existed: nothing to check against
-    if not isinstance(recorded, Mapping):
-        raise RunDirError(f"{path / run_dirs.RUN_FILE}: 'files' must be a JSON object.")
-    for name, record in recorded.items():
-        file = path / str(name)
-        if not file.is_file():
-            raise RunDirError(f"{file} is missing; the run wrote it. {_RECOVERY}")
-        data = file.read_bytes()
-        if hashlib.sha256(data).hexdigest() == record.get("sha256"):
-            continue
-        try:
-            found = f"{run_dirs.count_rows(file.name, data)} rows"
-        except ValueError:
-            found = "no readable rows (not the text the run wrote)"
-        raise RunDirError(
-            f"{file} is not the file the run wrote: it holds {found} in {len(data)} bytes, the "
-            f"run wrote {record.get('rows')} rows in {record.get('bytes')} bytes. {_RECOVERY}"
-        )
-
-
-@contextlib.contextmanager
-def _damaged_file_errors(file: Path) -> Iterator[None]:
-    """A file that cannot be parsed (empty, binary, cut mid-line) as a RunDirError naming it."""
-    import pandas as pd
-
-    try:
-        yield
-    except (ValueError, pd.errors.ParserError, KeyError) as error:
-        if isinstance(error, RunDirError):
-            raise
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RunDirError(f"{file} cannot be read ({first_line}). {_RECOVERY}") from error
 
 
 def _settings(values: Mapping[str, Any], path: Path) -> Any:
@@ -291,68 +191,22 @@ def _checkpoint_path(path: Path, relative: str | None) -> str | None:
     return str(checkpoint)
 
 
-def _read_search_files(path: Path, info: Mapping[str, Any]) -> dict[str, Any]:
-    import pandas as pd
-
-    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
-    from pytorch_hyperlight.results.trials_table import as_trials_table
-
-    with _damaged_file_errors(path / run_dirs.TRIALS_FILE):
-        trials = pd.read_csv(path / run_dirs.TRIALS_FILE, dtype={"trial_id": str, "error": str})
-    if "error" in trials.columns:
-        trials["error"] = trials["error"].fillna("")
-    for column in ("best_epoch", "completion_order"):  # whole numbers or missing, as the run had
-        if column in trials.columns:
-            trials[column] = trials[column].astype("Int64")
-    trials = as_trials_table(trials, metric=info.get("metric"), mode=info.get("mode"))
-    with _damaged_file_errors(path / run_dirs.TRIAL_METRICS_FILE):
-        histories = pd.read_csv(path / run_dirs.TRIAL_METRICS_FILE, dtype={"trial_id": str})
-    if "trial_id" not in histories.columns:
-        raise RunDirError(f"{path / run_dirs.TRIAL_METRICS_FILE} has no trial_id column.")
-    by_trial = {str(t): h for t, h in histories.groupby("trial_id", sort=False)}
-    trial_metrics = {}
-    # In the trials table's order; a trial that failed before its first epoch gets an empty table.
-    for trial_id in [
-        *trials["trial_id"],
-        *(t for t in by_trial if t not in set(trials["trial_id"])),
-    ]:
-        history = by_trial.get(trial_id, histories.iloc[:0])
-        frame = history.drop(columns="trial_id").reset_index(drop=True)
-        metric_columns = [c for c in frame.columns if c not in ("run", "stage", "epoch")]
-        empty = [c for c in metric_columns if frame[c].isna().all()]
-        trial_metrics[trial_id] = TrialMetrics(frame.drop(columns=empty))
-    errors_file = path / run_dirs.ERRORS_FILE
-    with _damaged_file_errors(errors_file):
-        errors = files.read_json(errors_file) if errors_file.is_file() else []
-    return {
-        "search_space": info.get("search_space") or {},
-        "best_trial_id": info.get("best_trial_id"),
-        "trials": trials,
-        "trial_metrics": trial_metrics,
-        "errors": errors,
-        "analysis": None,
-        "result_grid": None,
-    }
-
-
 def _load_best_module(
-    lmodule_class: type, result: Mapping[str, Any], info: Mapping[str, Any]
+    lmodule_class: type, path: Path, record: RunRecord, values: Mapping[str, Any]
 ) -> Any:
-    checkpoint = result["best_checkpoint_path"]
+    checkpoint = values["best_checkpoint_path"]
     if checkpoint is None:
         raise RunDirError(
-            f"Cannot load the best model of {result['run_dir']}: its best checkpoint "
-            f"({info.get('best_checkpoint_path')!r}) is not in the run directory."
+            f"Cannot load the best model of {path}: its best checkpoint "
+            f"({record.best_checkpoint_path!r}) is not in the run directory."
         )
-    saved_name = str(info.get("lmodule_class") or "")
-    given_name = f"{lmodule_class.__module__}:{lmodule_class.__qualname__}"
+    saved_name = str(record.lmodule_class or "")
+    given_name = class_path(lmodule_class)
     if saved_name and saved_name.split(":")[-1] != lmodule_class.__qualname__:
         warnings.warn(
             f"the run trained {saved_name}, loading its weights into {given_name}", stacklevel=3
         )
-    return load_module_weights(
-        lmodule_class, result["best_config"] or result["config"] or {}, checkpoint
-    )
+    return load_module_weights(lmodule_class, record.best_config or record.config or {}, checkpoint)
 
 
 def load_module_weights(

@@ -17,10 +17,11 @@ Layout of a run directory (single trial and search alike)::
         <save_dir>/        a CSV or TensorBoard logger's files (in a search: in each trial's directory)
 
 Every file is written atomically (temporary file, fsync, rename, fsync of the directory), so an
-interrupted run or a crashed machine never leaves a half-written result behind. ``run.json`` is
-written last and records each data file's row count and SHA-256 (``files``); ``load_run`` checks
-them, so a file damaged or changed afterwards raises a ``RunDirError`` instead of returning
-silently wrong data.
+interrupted run or a crashed machine never leaves a half-written result behind. ``run.json`` (a
+:class:`~pytorch_hyperlight.results.run_record.RunRecord`) is written last and records each data
+file's row count and SHA-256 (``files``, from :func:`file_record`); ``load_run`` checks them,
+so a file damaged or changed afterwards raises a ``RunDirError`` instead of returning silently
+wrong data.
 """
 
 from __future__ import annotations
@@ -32,12 +33,11 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pytorch_hyperlight.errors import ConfigError
-from pytorch_hyperlight.files import write_json_atomic
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
@@ -183,13 +183,3 @@ def file_record(path: Path) -> dict[str, Any]:
         "rows": count_rows(Path(path).name, data),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-
-
-def write_run_json(run_dir: Path, info: Mapping[str, Any]) -> None:
-    """Write ``run.json`` (a run's last file) with the record of every data file written before it."""
-    files = {
-        name: file_record(run_dir / name)
-        for name in RECORDED_FILES
-        if (Path(run_dir) / name).is_file()
-    }
-    write_json_atomic(Path(run_dir) / RUN_FILE, {**info, "files": files})

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-_SUMMARY_KEYS = (
-    "kind",
-    "run_name",
-    "run_dir",
-    "metric",
-    "mode",
-    "best_metric_value",
-    "best_epoch",
-    "best_trial_id",
-    "best_checkpoint_path",
+from pytorch_hyperlight.results.run_record import (
+    LIVE_ONLY_KEYS,
+    RunRecord,
+    result_keys,
+    summary_fields,
 )
+
+#: Shown first in a notebook: the record's summary fields, then where the run is.
+_SUMMARY_KEYS = (*summary_fields(), "run_dir")
 _MAX_TRIAL_ROWS = 50
+
+
+_Result = TypeVar("_Result", bound="RunResult")
 
 
 class RunResult(dict[str, Any]):
@@ -33,6 +35,42 @@ class RunResult(dict[str, Any]):
         >>> "single-trial-Net" in result._repr_html_()
         True
     """
+
+    @classmethod
+    def from_record(
+        cls: type[_Result],
+        record: RunRecord,
+        run_dir: str | os.PathLike[str],
+        *,
+        live: bool,
+        **values: Any,
+    ) -> _Result:
+        """A run's result: the record's fields, then ``values`` (the files' contents and live
+        objects; a value named like a field replaces the field's plain value: ``settings`` as a
+        Settings object, ``metrics_last`` as a pandas Series, ``best_checkpoint_path`` absolute).
+
+        Args:
+            record: the run's record.
+            run_dir: the run directory.
+            live: True for a run's own result (``lmodule_best`` and ``trainer`` required), False
+                for a run read back (they may be absent).
+            values: every other key of :func:`~pytorch_hyperlight.results.run_record.result_keys`.
+
+        Raises:
+            ValueError: a key that the record's kind does not declare, or one missing (a bug of
+                the caller: the result keys are declared once, in the record's module).
+        """
+        result = {**record.result_values(), "run_dir": run_dir, **values}
+        declared = result_keys(record.kind)
+        optional = set() if live else set(LIVE_ONLY_KEYS)
+        undeclared = [key for key in result if key not in declared]
+        missing = [key for key in declared if key not in result and key not in optional]
+        if undeclared or missing:
+            raise ValueError(
+                f"a {record.kind} result declares {declared}: undeclared {undeclared}, "
+                f"missing {missing}"
+            )
+        return cls({key: result[key] for key in declared if key in result})
 
     def _repr_html_(self) -> str:
         import pandas as pd

@@ -27,7 +27,10 @@ from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, SearchError
 from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.config_record import save_config_record
+from pytorch_hyperlight.results.load import plot_values
 from pytorch_hyperlight.results.report import write_run_report
+from pytorch_hyperlight.results.run_record import SEARCH, RunRecord, class_path
+from pytorch_hyperlight.results.run_result import RunResult
 from pytorch_hyperlight.search import results as search_results
 from pytorch_hyperlight.search.checks import SearchPlan, plan_search
 from pytorch_hyperlight.search.space import (
@@ -179,17 +182,13 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     files.write_text_atomic(path, frame.to_csv(index=False))
 
 
-def _class_path(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
 def run_hyper_opt(
     lmodule_class: type,
     search_space: dict[str, Any],
     settings: Settings,
     context: RunContext,
     resume: bool = False,
-) -> dict[str, Any]:
+) -> RunResult:
     """Search, then load, re-validate and test the best model (see :meth:`Runner.run_hyper_opt`).
 
     Raises:
@@ -198,9 +197,6 @@ def run_hyper_opt(
         SearchError: every trial failed (the first traceback is in the message).
         KeyboardInterrupt: the search was interrupted; it can be continued with ``resume``.
     """
-    from pytorch_hyperlight.metrics.plotting import run_title
-    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
-
     created = _dt.datetime.now().isoformat(timespec="seconds")
     started = time.monotonic()
     search_space = with_sweep_strings(search_space)
@@ -212,6 +208,68 @@ def run_hyper_opt(
     wandb_options = _wandb_options(settings, context)
     result_grid, records, unfinished = _search(plan, settings, context, resume, wandb_options)
     _check_complete(unfinished, plan.n_trials, context)
+    finished = _finish(plan, settings, context, records)
+    description = describe_search_space(search_space)
+    record = _save(finished, plan, settings, context, lmodule_class, description, created)
+    run_dir = context.run_dir
+    write_run_report(run_dir)
+    metrics_last = finished.metrics.series_last
+    _log_best_to_wandb(
+        wandb_options, finished.config, metrics_last, finished.epoch, finished.trial_id
+    )
+    if settings.verbose >= 1:
+        _print_summary(record, finished.trials, run_dir, time.monotonic() - started)
+    return RunResult.from_record(
+        record,
+        run_dir,
+        live=True,
+        lmodule_best=finished.evaluation.lmodule,
+        config=dict(finished.config),
+        best_config=finished.config,
+        best_checkpoint_path=str(finished.checkpoint),
+        search_space=description,
+        settings=settings,
+        metrics=finished.metrics,
+        metrics_last=metrics_last,
+        trials=finished.trials,
+        trial_metrics=finished.trial_metrics(),
+        errors=finished.errors,
+        analysis=_experiment_analysis(run_dir, plan.metric, settings.metric_opt_mode),
+        result_grid=result_grid,
+        trainer=finished.evaluation.trainer,
+        **plot_values(run_dir),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Finished:
+    """A search back in the calling process: its tables; the best trial (``trial_id``, best
+    ``epoch`` and ``value``, ``config``), its checkpoint copied into the run directory, re-validated
+    and tested (``evaluation``), and its ``metrics`` (epochs, then the reval and test rows)."""
+
+    trials: pd.DataFrame
+    histories: dict[str, pd.DataFrame]
+    errors: list[dict[str, Any]]
+    trial_id: str
+    epoch: int | None
+    value: float
+    config: dict[str, Any]
+    checkpoint: Path
+    evaluation: Any
+    metrics: Any
+
+    def trial_metrics(self) -> dict[str, Any]:
+        """Each trial's epoch history as a TrialMetrics, by trial id."""
+        from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
+
+        return {trial_id: TrialMetrics(frame) for trial_id, frame in self.histories.items()}
+
+
+def _finish(
+    plan: SearchPlan, settings: Settings, context: RunContext, records: list[Any]
+) -> _Finished:
+    """Write the trials' files, then pick the best trial and re-validate and test its checkpoint."""
+    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 
     mode = settings.metric_opt_mode
     trials = search_results.trials_table(records, plan.space.searched, plan.metric, mode)
@@ -231,75 +289,55 @@ def run_hyper_opt(
     evaluation = _evaluate(plan, settings, best_config, checkpoint, best_epoch)
     frames = [histories[best.trial_id], evaluation.rows]
     metrics = TrialMetrics(pd.concat([f for f in frames if not f.empty], ignore_index=True))
-    metrics_last = metrics.series_last
-
-    description = describe_search_space(search_space)
-    metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
-    title = run_title(context.run_name, plan.metric, best_epoch, best_value, trial_id=best.trial_id)
-    _save_plots(metrics, title, trials, histories, description, plan.metric, mode, run_dir)
-    trial_metrics = {trial_id: TrialMetrics(frame) for trial_id, frame in histories.items()}
-    run_dirs.write_run_json(
-        run_dir,
-        {
-            "format_version": 1,
-            "kind": "search",
-            "run_name": context.run_name,
-            "experiment_id": context.experiment_id,
-            "created": created,
-            "lmodule_class": _class_path(lmodule_class),
-            "settings": settings.to_dict(),
-            "config": best_config,
-            "search_space": description,
-            "best_config": best_config,
-            "metric": plan.metric,
-            "mode": mode,
-            "best_epoch": best_epoch,
-            "best_metric_value": best_value,
-            "best_checkpoint_path": str(checkpoint.relative_to(run_dir)),
-            "metrics_last": {name: float(value) for name, value in metrics_last.items()},
-            "best_trial_id": best.trial_id,
-        },
+    return _Finished(
+        trials=trials,
+        histories=histories,
+        errors=errors,
+        trial_id=best.trial_id,
+        epoch=best_epoch,
+        value=best_value,
+        config=best_config,
+        checkpoint=checkpoint,
+        evaluation=evaluation,
+        metrics=metrics,
     )
-    write_run_report(run_dir)
-    _log_best_to_wandb(wandb_options, best_config, metrics_last, best_epoch, best.trial_id)
-    if settings.verbose >= 1:
-        _print_summary(
-            best.trial_id,
-            plan.metric,
-            best_value,
-            best_epoch,
-            evaluation.rows,
-            trials,
-            run_dir,
-            time.monotonic() - started,
-        )
-    from pytorch_hyperlight.results.run_result import RunResult
 
-    return RunResult(
-        {
-            "kind": "search",
-            "lmodule_best": evaluation.lmodule,
-            "best_config": best_config,
-            "best_epoch": best_epoch,
-            "best_checkpoint_path": str(checkpoint),
-            "best_trial_id": best.trial_id,
-            "best_metric_value": best_value,
-            "settings": settings,
-            "metric": plan.metric,
-            "mode": mode,
-            "metrics": metrics,
-            "metrics_last": metrics_last,
-            "trials": trials,
-            "trial_metrics": trial_metrics,
-            "analysis": _experiment_analysis(run_dir, plan.metric, mode),
-            "result_grid": result_grid,
-            "errors": errors,
-            "search_space": description,
-            "trainer": evaluation.trainer,
-            "run_dir": run_dir,
-            "run_name": context.run_name,
-        }
+
+def _save(
+    finished: _Finished,
+    plan: SearchPlan,
+    settings: Settings,
+    context: RunContext,
+    lmodule_class: type,
+    description: dict[str, Any],
+    created: str,
+) -> RunRecord:
+    """Write metrics.csv, the plots and, last, run.json (each atomically); return the record."""
+    run_dir = context.run_dir
+    mode = settings.metric_opt_mode
+    finished.metrics.to_csv(run_dir / run_dirs.METRICS_FILE)
+    _save_plots(finished, context.run_name, description, plan.metric, mode, run_dir)
+    record = RunRecord(
+        kind=SEARCH,
+        run_name=context.run_name,
+        experiment_id=context.experiment_id,
+        created=created,
+        lmodule_class=class_path(lmodule_class),
+        settings=settings.to_dict(),
+        config=finished.config,
+        search_space=description,
+        best_config=finished.config,
+        is_debug=context.is_debug,
+        metric=plan.metric,
+        monitor=plan.spec.monitor,
+        mode=mode,
+        best_epoch=finished.epoch,
+        best_metric_value=finished.value,
+        best_checkpoint_path=str(finished.checkpoint.relative_to(run_dir)),
+        metrics_last=finished.metrics.series_last.to_dict(),
+        best_trial_id=finished.trial_id,
     )
+    return record.save(run_dir)
 
 
 def _experiment_analysis(run_dir: Path, metric: str, mode: str) -> Any:
@@ -347,23 +385,22 @@ def _evaluate(
 
 
 def _save_plots(
-    metrics: Any,
-    title: str,
-    trials: pd.DataFrame,
-    histories: Mapping[str, pd.DataFrame],
+    finished: _Finished,
+    run_name: str,
     description: Mapping[str, Any],
     metric: str,
     mode: str,
     run_dir: Path,
 ) -> None:
-    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics
-    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
+    from pytorch_hyperlight.metrics.plotting import plot_trial_metrics, run_title
     from pytorch_hyperlight.results.analysis import save_search_plots
 
-    figure = plot_trial_metrics(metrics, title=title)
+    title = run_title(run_name, metric, finished.epoch, finished.value, trial_id=finished.trial_id)
+    figure = plot_trial_metrics(finished.metrics, title=title)
     files.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
-    trial_metrics = {k: TrialMetrics(v) for k, v in histories.items() if not v.empty}
-    save_search_plots(run_dir, trials, trial_metrics, description, metric, mode)
+    trial_metrics = finished.trial_metrics()
+    trial_metrics = {k: v for k, v in trial_metrics.items() if not finished.histories[k].empty}
+    save_search_plots(run_dir, finished.trials, trial_metrics, description, metric, mode)
 
 
 def outcome_counts(statuses: pd.Series) -> str:
@@ -379,24 +416,9 @@ def outcome_counts(statuses: pd.Series) -> str:
     return f"{len(statuses)} trial{'s' if len(statuses) != 1 else ''}: {shown}"
 
 
-def _print_summary(
-    trial_id: str,
-    metric: str,
-    value: float,
-    epoch: int | None,
-    rows: pd.DataFrame,
-    trials: pd.DataFrame,
-    run_dir: Path,
-    elapsed: float,
-) -> None:
+def _print_summary(record: RunRecord, trials: pd.DataFrame, run_dir: Path, elapsed: float) -> None:
     """The one closing message: the best trial, its re-validation and test, time and counts."""
-    from pytorch_hyperlight.metrics.console import format_stage_rows, format_value
-
-    parts = format_stage_rows(rows)
-    print(
-        f"best trial {trial_id}: {metric}={format_value(value)} at epoch {epoch}; its best "
-        f"checkpoint re-validated and tested:\n" + "\n".join(parts) + "\n"
-        f"search done in {elapsed:.1f} s ({outcome_counts(trials['status'])})\n"
-        f"results in {run_dir}",
-        flush=True,
+    lines = record.summary_lines(
+        run_dir, elapsed_s=elapsed, outcome=outcome_counts(trials["status"])
     )
+    print("\n".join(lines), flush=True)

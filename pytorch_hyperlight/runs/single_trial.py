@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import datetime as _dt
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +29,10 @@ from pytorch_hyperlight import files
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.results import run_dir as run_dirs
 from pytorch_hyperlight.results.config_record import save_config_record
+from pytorch_hyperlight.results.load import plot_values
 from pytorch_hyperlight.results.report import write_run_report
+from pytorch_hyperlight.results.run_record import SINGLE_TRIAL, RunRecord, class_path
+from pytorch_hyperlight.results.run_result import RunResult
 from pytorch_hyperlight.settings import Settings
 from pytorch_hyperlight.trial.building import check_config
 from pytorch_hyperlight.trial.callbacks import check_callbacks
@@ -47,12 +48,10 @@ from pytorch_hyperlight.trial.fit import (
 from pytorch_hyperlight.trial.hparam_reads import report_unread_keys
 from pytorch_hyperlight.trial.lightning import accelerator_options, namespace_of
 
-RUN_FORMAT_VERSION = 1
-
 
 def run_single_trial(
     lmodule_class: type, config: dict[str, Any], settings: Settings, context: RunContext
-) -> dict[str, Any]:
+) -> RunResult:
     """Train one configuration, then re-validate and test its best checkpoint.
 
     Args:
@@ -63,10 +62,12 @@ def run_single_trial(
         context: the Runner's part: loader function, callbacks, loggers, run name and directory.
 
     Returns:
-        A dict with ``lmodule_best`` (the best epoch's model, loaded from its checkpoint),
+        A :class:`~pytorch_hyperlight.results.run_result.RunResult` (a dict) with the run record's
+        fields and ``lmodule_best`` (the best epoch's model, loaded from its checkpoint),
         ``best_epoch``, ``best_checkpoint_path`` (absolute, inside ``run_dir/checkpoints``),
         ``trainer`` (the one that fitted), ``metrics`` (TrialMetrics), ``metrics_last`` (pandas
-        Series), ``run_dir``, ``run_name``, ``config`` (a copy) and ``settings``.
+        Series), ``run_dir``, ``run_name``, ``config`` and ``best_config`` (copies),
+        ``settings``, ``plots`` and ``redraw_plots``.
 
     Raises:
         ConfigError, DataLoaderError, MetricError: bad input, before any training.
@@ -122,22 +123,24 @@ def run_single_trial(
         metrics = _trial_metrics(fitted, evaluation.rows)
         metrics_last = metrics.series_last
         _log_evaluation_to_wandb(wandb_loggers, metrics_last, fitted.best_epoch)
-    _save(context, lmodule_class, spec, report.metric, fitted, metrics, metrics_last)
+    record = _save(context, lmodule_class, spec, report.metric, fitted, metrics)
     write_run_report(context.run_dir)
     if settings.verbose >= 1:
-        _print_summary(report.metric, fitted, evaluation.rows, context.run_dir)
-    return {
-        "lmodule_best": evaluation.lmodule,
-        "best_epoch": fitted.best_epoch,
-        "best_checkpoint_path": best_path,
-        "trainer": fitted.trainer,
-        "metrics": metrics,
-        "metrics_last": metrics_last,
-        "run_dir": context.run_dir,
-        "run_name": context.run_name,
-        "config": copy.deepcopy(config),
-        "settings": settings,
-    }
+        print("\n".join(record.summary_lines(context.run_dir)), flush=True)
+    return RunResult.from_record(
+        record,
+        context.run_dir,
+        live=True,
+        lmodule_best=evaluation.lmodule,
+        best_checkpoint_path=best_path,
+        trainer=fitted.trainer,
+        metrics=metrics,
+        metrics_last=metrics_last,
+        config=copy.deepcopy(config),
+        best_config=copy.deepcopy(config),
+        settings=settings,
+        **plot_values(context.run_dir),
+    )
 
 
 @contextlib.contextmanager
@@ -201,12 +204,6 @@ def _best_metric_value(fitted: FitOutcome, metric: str) -> float | None:
     return float(values.iloc[0]) if not values.empty else None
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _save(
     context: RunContext,
     lmodule_class: type,
@@ -214,9 +211,8 @@ def _save(
     metric: str,
     fitted: FitOutcome,
     metrics: Any,
-    metrics_last: Any,
-) -> None:
-    """Write metrics.csv, metrics.png and run.json (each atomically) into the run directory."""
+) -> RunRecord:
+    """Write metrics.csv, metrics.png and, last, run.json (each atomically); return the record."""
     from pytorch_hyperlight.metrics.plotting import plot_trial_metrics, run_title
 
     run_dir = Path(context.run_dir)
@@ -226,40 +222,21 @@ def _save(
     figure = plot_trial_metrics(metrics, title=title)
     files.write_figure_atomic(run_dir / run_dirs.METRICS_PLOT_FILE, figure)
     best_path = fitted.best_checkpoint_path
-    relative = os.path.relpath(best_path, run_dir) if best_path else None
-    run_dirs.write_run_json(
-        run_dir,
-        {
-            "format_version": RUN_FORMAT_VERSION,
-            "kind": "single_trial",
-            "run_name": context.run_name,
-            "experiment_id": context.experiment_id,
-            "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "lmodule_class": f"{lmodule_class.__module__}:{lmodule_class.__qualname__}",
-            "settings": spec.settings.to_dict(),
-            "config": dict(spec.config),
-            "best_config": dict(spec.config),
-            "is_debug": spec.is_debug,
-            "metric": metric,
-            "monitor": spec.monitor,
-            "mode": spec.settings.metric_opt_mode,
-            "best_epoch": fitted.best_epoch,
-            "best_metric_value": _json_number(best_value),
-            "best_checkpoint_path": relative,
-            "metrics_last": {
-                str(name): _json_number(float(value)) for name, value in metrics_last.items()
-            },
-        },
+    record = RunRecord(
+        kind=SINGLE_TRIAL,
+        run_name=context.run_name,
+        experiment_id=context.experiment_id,
+        lmodule_class=class_path(lmodule_class),
+        settings=spec.settings.to_dict(),
+        config=dict(spec.config),
+        best_config=dict(spec.config),
+        is_debug=spec.is_debug,
+        metric=metric,
+        monitor=spec.monitor,
+        mode=spec.settings.metric_opt_mode,
+        best_epoch=fitted.best_epoch,
+        best_metric_value=best_value,
+        best_checkpoint_path=os.path.relpath(best_path, run_dir) if best_path else None,
+        metrics_last=metrics.series_last.to_dict(),
     )
-
-
-def _print_summary(metric: str, fitted: FitOutcome, rows: Any, run_dir: Path) -> None:
-    from pytorch_hyperlight.metrics.console import format_stage_rows, format_value
-
-    value = _best_metric_value(fitted, metric)
-    shown = format_value(value) if value is not None else "n/a"
-    print(
-        f"best epoch {fitted.best_epoch}: {metric}={shown}; its checkpoint re-validated and "
-        "tested:\n" + "\n".join(format_stage_rows(rows)) + f"\nresults in {run_dir}",
-        flush=True,
-    )
+    return record.save(run_dir)
