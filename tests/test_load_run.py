@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from pytorch_hyperlight import RunDirError, Settings, TrialMetrics, files, load_run
+from pytorch_hyperlight.results.run_record import result_keys
 from tests.results_fakes import write_run_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -238,6 +239,9 @@ def test_a_real_single_trial_reopens_with_the_same_metrics_and_weights():
     assert loaded.keys() == trained.keys()
     assert all(torch.equal(loaded[name], trained[name]) for name in trained)
     assert set(run["plots"]) == {"metrics"}
+    # the same keys, declared once: the run's result less its live Trainer
+    assert list(result) == list(result_keys("single_trial"))
+    assert set(run) == set(result) - {"trainer"}
 
 
 @pytest.mark.ray

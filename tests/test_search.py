@@ -8,6 +8,7 @@ ship them by value, which these tests exercise too.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import math
 import os
@@ -24,8 +25,9 @@ import torch
 from ray import tune
 
 from examples.digits import N_CLASSES, LitDigits, configure_dataloaders
-from pytorch_hyperlight import Runner, SearchError, TrialMetrics
+from pytorch_hyperlight import Runner, SearchError, TrialMetrics, load_run
 from pytorch_hyperlight.errors import UnreadConfigKeyWarning
+from pytorch_hyperlight.results.run_record import LIVE_ONLY_KEYS, result_keys
 from tests.models import TinyDigits, tiny_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -266,6 +268,10 @@ def test_run_directory_holds_every_result_file(seed_search) -> None:
     assert (run_dir / "metrics.png").stat().st_size > 0
     assert (run_dir / "tune").is_dir()
     assert (run_dir / "report.html").stat().st_size > 0 and (run_dir / "versions.json").is_file()
+    assert dt.datetime.fromisoformat(info["created"]).tzinfo is not None
+    # the same keys, declared once: the run's result less the live objects
+    assert list(result) == list(result_keys("search"))
+    assert set(load_run(run_dir)) == set(result) - set(LIVE_ONLY_KEYS)
 
 
 def test_search_does_not_change_the_callers_dicts(seed_search) -> None:

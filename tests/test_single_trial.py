@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
@@ -113,6 +114,7 @@ def test_seed_readme_steps_1_to_6_on_digits(results_dir: Path) -> None:
     assert run["best_checkpoint_path"] == "checkpoints/best.ckpt"
     assert run["config"] == config and run["settings"]["seed"] == 16
     assert run["metrics_last"]["test_acc"] == pytest.approx(series_last["test_acc"])
+    assert dt.datetime.fromisoformat(run["created"]).tzinfo is not None
 
 
 def test_early_stopping_checks_start_after_the_grace_period() -> None:
