@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +219,15 @@ def test_load_run_returns_the_declared_keys_less_the_live_ones(tmp_path: Path, k
     write_run_dir(tmp_path / "run", kind=kind)
     run = load_run(tmp_path / "run")
     assert list(run) == [key for key in result_keys(kind) if key not in LIVE_ONLY_KEYS]
+
+
+@pytest.mark.parametrize(
+    ("kind", "page"), [("single_trial", "single-trial.md"), ("search", "search.md")]
+)
+def test_the_user_guide_lists_every_result_key(kind: str, page: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "user-guide" / page).read_text()
+    section = text.split("## What you get back", 1)[1].split("\n## ", 1)[0]
+    table = section.split("| key |", 1)[1].split("\n\n", 1)[0]  # the section's first table
+    first_cells = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
+    documented = set(re.findall(r"`(\w+)`", " ".join(first_cells)))
+    assert set(result_keys(kind)) - documented == set()
