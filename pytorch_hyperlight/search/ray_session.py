@@ -59,7 +59,8 @@ class RaySessionInfo:
     """What the search learned about the cluster it runs on.
 
     Attributes:
-        started_here: True when the library started (or connected to) this Ray, and so stops it.
+        started_here: True when the library started (or connected to) this Ray, and so stops it
+            (a local one it keeps: when no longer needed, at the latest at exit).
         address: the cluster address, or ``"local"`` for a private local Ray.
         node_resources: per alive node, its total ``{"CPU": .., "GPU": .., ...}``.
         reused: True for a local Ray that an earlier search in this process started and kept.
