@@ -34,6 +34,7 @@ def ray_cluster() -> Iterator[object]:
     from pytorch_hyperlight.search import ray_session
 
     ray_session.configure_environment()
+    ray_session.shutdown_library_ray()  # a search before this fixture may have kept its own Ray
     import ray
 
     ray.init(

@@ -114,3 +114,36 @@ def test_the_watchdog_notices_a_dead_driver_even_while_another_process_holds_its
         wait_until(lambda: gone(pids["child"], created), 30, "the tagged child stopped")
     finally:
         os.kill(pids["holder"], signal.SIGKILL)
+
+
+def test_children_of_a_tagged_process_are_killed_even_without_the_tag() -> None:
+    """Ray's raylet starts its agents with an environment of its own: they count as tagged."""
+    tag = "test-tag-children"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", CHILD_WITHOUT_TAG],
+        env={**os.environ, reaper.OWNER_VARIABLE: tag},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    created = psutil.Process(child).create_time()
+    try:
+        assert reaper.OWNER_VARIABLE.encode() not in Path(f"/proc/{child}/environ").read_bytes()
+        assert set(reaper.tagged_pids(tag)) == {parent.pid, child}
+        assert reaper.kill_tagged(tag) == 2
+        assert parent.wait(10) == -signal.SIGKILL
+        wait_until(lambda: gone(child, created), 10, "the untagged child stopped")
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+CHILD_WITHOUT_TAG = textwrap.dedent(
+    """
+    import subprocess, time
+    child = subprocess.Popen(["sleep", "300"], env={"PATH": "/usr/bin:/bin"})
+    print(child.pid, flush=True)
+    time.sleep(300)
+    """
+)

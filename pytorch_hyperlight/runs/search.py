@@ -44,38 +44,23 @@ BEST_CHECKPOINT_FILE = "best.ckpt"
 
 
 # --- the search ------------------------------------------------------------------------------------
-def _search(
-    plan: SearchPlan, settings: Settings, context: RunContext, resume: bool, wandb_options: Any
-) -> Any:
-    from pytorch_hyperlight.search.cluster import check_cluster
+def _search(plan: SearchPlan, context: RunContext, resume: bool, wandb_options: Any) -> Any:
+    from pytorch_hyperlight.search.preflight import ray_preflight
     from pytorch_hyperlight.search.progress import SearchProgress
-    from pytorch_hyperlight.search.ray_session import ray_session
     from pytorch_hyperlight.search.trainable import make_trainable
     from pytorch_hyperlight.search.tuner import (
         TUNE_EXPERIMENT_NAME,
         build_tuner,
-        check_trial_fits,
-        concurrency_limit,
         fit,
         restore_tuner,
         restored_objective,
         unfinished_trials,
     )
 
-    with ray_session(settings.ray_address, verbose=settings.verbose) as session:
-        check_trial_fits(settings.cpu_per_trial, settings.gpu_per_trial, session.node_resources)
-        check_cluster(
-            (plan.spec, plan.constants, tuple(context.pl_callbacks)),
-            context.run_dir,
-            skip=session.address == "local",
-        )
-        concurrency = concurrency_limit(
-            settings.cpu_per_trial,
-            settings.gpu_per_trial,
-            session.node_resources,
-            plan.n_trials,
-            settings.max_concurrent_trials,
-        )
+    settings = plan.settings
+    payload = (plan.spec, plan.constants, plan.user_callbacks)
+    with ray_preflight(plan, context.run_dir, payload=payload) as preflight:
+        concurrency = preflight.concurrency
         progress = SearchProgress(
             plan.metric,
             settings.metric_opt_mode,
@@ -94,7 +79,7 @@ def _search(
             plan.spec,
             settings,
             constants=plan.constants,
-            user_callbacks=tuple(context.pl_callbacks),
+            user_callbacks=plan.user_callbacks,
             user_loggers=context.logger_specs(),
             wandb_options=wandb_options,
         )
@@ -206,7 +191,7 @@ def run_hyper_opt(
         for note in plan.space.notes:
             print(f"note: {note}")
     wandb_options = _wandb_options(settings, context)
-    result_grid, records, unfinished = _search(plan, settings, context, resume, wandb_options)
+    result_grid, records, unfinished = _search(plan, context, resume, wandb_options)
     _check_complete(unfinished, plan.n_trials, context)
     finished = _finish(plan, settings, context, records)
     description = describe_search_space(search_space)

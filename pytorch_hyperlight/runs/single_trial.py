@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,19 +33,15 @@ from pytorch_hyperlight.results.report import write_run_report
 from pytorch_hyperlight.results.run_record import SINGLE_TRIAL, RunRecord, class_path
 from pytorch_hyperlight.results.run_result import RunResult
 from pytorch_hyperlight.settings import Settings
-from pytorch_hyperlight.trial.building import check_config
-from pytorch_hyperlight.trial.callbacks import check_callbacks
-from pytorch_hyperlight.trial.data import load_dataloaders
 from pytorch_hyperlight.trial.fit import (
     FitOutcome,
     TrialSpec,
-    dry_run,
     evaluate_checkpoint,
     fit_trial,
     require_checkpoint,
 )
-from pytorch_hyperlight.trial.hparam_reads import report_unread_keys
-from pytorch_hyperlight.trial.lightning import accelerator_options, namespace_of
+from pytorch_hyperlight.trial.lightning import namespace_of
+from pytorch_hyperlight.trial.prepare import prepare_trial
 
 
 def run_single_trial(
@@ -75,26 +70,18 @@ def run_single_trial(
     """
     from pytorch_hyperlight.metrics.console import make_epoch_display
 
-    check_config(lmodule_class, config)
-    config = copy.deepcopy(dict(config))
-    accelerator_options(settings.gpus)  # fails early when GPUs are asked for but unusable
-    user_callbacks = context.fresh_callbacks()
-    check_callbacks(user_callbacks)
-    loaders = load_dataloaders(context.configure_dataloaders, int(config["batch_size"]), settings)
-    spec = TrialSpec(
-        lmodule_class=lmodule_class,
+    prepared = prepare_trial(
+        lmodule_class,
+        config,
+        settings,
         configure_dataloaders=context.configure_dataloaders,
-        config=config,
-        settings=settings,
+        callbacks=context.pl_callbacks,
+        with_logger=bool(context.pl_loggers) or context.log2wandb,
         is_debug=context.is_debug,
+        stacklevel=3,  # run_single_trial, Runner.run_single_trial, the user's call
     )
-    with_logger = bool(context.pl_loggers) or context.log2wandb
-    report = dry_run(spec, loaders=loaders, callbacks=user_callbacks, with_logger=with_logger)
-    # a warning, not an error: a callback may read the key (the seed's 'unfreeze_epochs')
-    report_unread_keys(
-        config, report.read_keys, class_name=lmodule_class.__qualname__, stacklevel=4
-    )
-    spec = dataclasses.replace(spec, monitor=report.monitor)
+    spec, loaders, report = prepared.spec, prepared.loaders, prepared.dry_run
+    config, user_callbacks = dict(spec.config), list(prepared.user_callbacks)
     save_config_record(context.run_dir, context.config_record)
 
     display = make_epoch_display(settings.verbose)

@@ -1,15 +1,16 @@
 """Checks before a search: everything that can be found out without Ray, found out first.
 
-:func:`plan_search` checks the settings against the search space and the searcher, a config drawn
-from the space against the module's constructor, runs the one-batch dry run that finds the metric
-and any searched key the module never reads, makes sure the user's code can reach Ray workers and
-(for a local Ray) that one trial fits this machine. Every failure is raised before Ray starts.
+:func:`plan_search` resolves where Ray runs and whether a trial fits a local Ray
+(:func:`~pytorch_hyperlight.search.preflight.plan_ray`), checks the settings against the search
+space and the searcher, prepares the trial with a config drawn from the space exactly as a single
+trial is prepared (:func:`~pytorch_hyperlight.trial.prepare.prepare_trial`: config, loaders, dry
+run; a searched key the module never reads is an error, an unread constant a warning) and makes
+sure the user's code can reach Ray workers. Every failure is raised before Ray starts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from pytorch_hyperlight.context import RunContext
 from pytorch_hyperlight.errors import ConfigError, DataLoaderError, MetricError
 from pytorch_hyperlight.metric_names import canonical_name
+from pytorch_hyperlight.search.preflight import RayPlan, plan_ray
 from pytorch_hyperlight.search.space import (
     VARIANT_KEY,
     VARIANTS_KEY,
@@ -35,12 +37,15 @@ class SearchPlan:
 
     Attributes:
         space: the prepared search space.
-        spec: the trial template (module class, loaders, settings, monitor from the dry run).
+        spec: the trial template (module class, loaders, settings, monitor from the dry run); its
+            settings are the search's (the one place they are carried).
         metric: the canonical metric name.
         n_trials: total trials.
         epoch_upper_limit: ASHA's ``max_t``.
         metrics_to_show: canonical metrics for the progress view.
         constants: the space's constants as the user wrote them.
+        user_callbacks: the user's callbacks (checked copies) that every trial runs.
+        ray: where Ray runs and whether a trial was found to fit it.
     """
 
     space: PreparedSpace
@@ -50,6 +55,13 @@ class SearchPlan:
     epoch_upper_limit: int
     metrics_to_show: tuple[str, ...]
     constants: dict[str, Any]
+    user_callbacks: tuple[Any, ...]
+    ray: RayPlan
+
+    @property
+    def settings(self) -> Settings:
+        """The search's settings (those of :attr:`spec`)."""
+        return self.spec.settings
 
 
 def plan_search(
@@ -66,16 +78,11 @@ def plan_search(
             never reads, grace period beyond the epoch limit, code that cannot reach the workers,
             resources this machine lacks.
         MetricError: ``metric_to_optimize`` (or a ``ray_metrics_to_show`` entry) is not logged.
+        RayConnectionError: nothing listens at ``ray_address``.
     """
-    from pytorch_hyperlight.search import ray_session
-    from pytorch_hyperlight.trial.building import check_config
-    from pytorch_hyperlight.trial.callbacks import check_callbacks
-    from pytorch_hyperlight.trial.fit import TrialSpec, dry_run
-    from pytorch_hyperlight.trial.hparam_reads import report_unread_keys
+    from pytorch_hyperlight.trial.prepare import prepare_trial
 
-    address = ray_session.resolve_address(settings.ray_address)
-    if address is not None:
-        ray_session.check_reachable(address)
+    ray = plan_ray(settings)
     space = prepare_search_space(search_space, settings.searcher)
     epoch_limit = settings.epoch_upper_limit or default_epoch_upper_limit(search_space)
     if settings.scheduler == "asha" and settings.asha_grace_period > epoch_limit:
@@ -84,41 +91,34 @@ def plan_search(
             f"(epoch_upper_limit={epoch_limit}): no trial could ever be stopped early. Lower "
             "grace_period or raise epoch_upper_limit / max_epochs."
         )
-    sample = sample_config(space.param_space, seed=settings.seed or 0)
-    check_config(lmodule_class, sample)
-    check_callbacks(context.pl_callbacks)
-    spec = TrialSpec(
-        lmodule_class=lmodule_class,
-        configure_dataloaders=context.configure_dataloaders,
-        config=sample,
-        settings=settings,
-        is_debug=context.is_debug,
-    )
     constants = constants_of(search_space)
-    with _list_constants_named(constants):
-        report = dry_run(spec, callbacks=context.pl_callbacks)
     # the config-variant keys are the framework's: each trial's chosen variant is merged into its
     # config before the module is built (search/space.py resolve_variant)
     module_keys = [key for key in search_space if key not in (VARIANT_KEY, VARIANTS_KEY)]
-    report_unread_keys(
-        module_keys,
-        report.read_keys,
-        class_name=lmodule_class.__qualname__,
-        searched=[key for key in module_keys if key not in constants],
-        stacklevel=5,
+    prepared = prepare_trial(
+        lmodule_class,
+        sample_config(space.param_space, seed=settings.seed or 0),
+        settings,
+        configure_dataloaders=context.configure_dataloaders,
+        callbacks=context.pl_callbacks,
+        is_debug=context.is_debug,
+        reported_keys=module_keys,
+        searched_keys=[key for key in module_keys if key not in constants],
+        dry_run_context=lambda: _list_constants_named(constants),
+        stacklevel=4,  # plan_search, run_hyper_opt, Runner.run_hyper_opt, the user's call
     )
-    shown = _metrics_to_show(settings, report.metric, report.logged)
-    spec = dataclasses.replace(spec, monitor=report.monitor)
-    _prepare_code(spec, context)
-    _check_local_resources(settings)
+    shown = _metrics_to_show(settings, prepared.metric, prepared.dry_run.logged)
+    _prepare_code(prepared.spec, prepared.user_callbacks, context)
     return SearchPlan(
         space=space,
-        spec=spec,
-        metric=report.metric,
+        spec=prepared.spec,
+        metric=prepared.metric,
         n_trials=space.n_trials(settings.n_samples),
         epoch_upper_limit=epoch_limit,
         metrics_to_show=shown,
         constants=constants,
+        user_callbacks=prepared.user_callbacks,
+        ray=ray,
     )
 
 
@@ -157,24 +157,8 @@ def _metrics_to_show(settings: Settings, metric: str, logged: Sequence[str]) -> 
     return shown
 
 
-def _prepare_code(spec: Any, context: RunContext) -> None:
+def _prepare_code(spec: Any, callbacks: tuple[Any, ...], context: RunContext) -> None:
     from pytorch_hyperlight.search.trainable import prepare_for_workers
 
-    callbacks = tuple(context.pl_callbacks)
     code = [spec.lmodule_class, spec.configure_dataloaders, *callbacks, *context.pl_loggers]
     prepare_for_workers((spec, callbacks, context.logger_specs()), code)
-
-
-def _check_local_resources(settings: Settings) -> None:
-    """For a local Ray that this search will start, check a trial fits this machine first."""
-    from pytorch_hyperlight.search import ray_session
-    from pytorch_hyperlight.search.tuner import check_trial_fits
-
-    ray_session.configure_environment()
-    import ray
-
-    if ray.is_initialized() or ray_session.resolve_address(settings.ray_address) is not None:
-        return
-    check_trial_fits(
-        settings.cpu_per_trial, settings.gpu_per_trial, [ray_session.local_resources()]
-    )

@@ -5,11 +5,14 @@
 minute or more: they first try to report the raylet's death to a GCS that is already gone.
 
 The watchdog closes that gap. Before ``ray.init`` the driver puts a tag into its environment
-(:data:`OWNER_VARIABLE`), which every process Ray starts inherits, and starts this file as a small
-stdlib-only process in its own session, whose stdin is a pipe that only the driver holds. However the
-driver ends (a normal exit, an exception, SIGKILL), the kernel closes the pipe; the watchdog then
-kills every process whose environment carries the tag and exits. It reads ``/proc``, so it runs on
-Linux only; elsewhere :func:`start_watchdog` returns None and Ray's own clean-up applies.
+(:data:`OWNER_VARIABLE`), which the GCS, the raylet and the workers inherit, and starts this file as
+a small stdlib-only process in its own session, whose stdin is a pipe that only the driver holds.
+However the driver ends (a normal exit, an exception, SIGKILL), the kernel closes the pipe; the
+watchdog then kills every process whose environment carries the tag, and their children (the
+raylet starts its agents with an environment of its own), and exits. A local Ray kept between
+searches (:mod:`~pytorch_hyperlight.search.ray_session`) keeps its watchdog until it is shut down.
+It reads ``/proc``, so it runs on Linux only; elsewhere :func:`start_watchdog` returns None and
+Ray's own clean-up applies.
 
 It also checks every second that the driver is still there, in case something else holds the pipe.
 Run as a script: ``python reaper.py <tag> <driver pid>``.
@@ -34,40 +37,66 @@ _PROC = Path("/proc")
 _SWEEPS = 5  # a process being spawned during one sweep is caught by the next
 
 
-def start_time(pid: int, proc: Path = _PROC) -> int | None:
-    """When a process started (clock ticks since boot, from ``/proc/<pid>/stat``); None if gone."""
+def _stat_fields(pid: int, proc: Path = _PROC) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first); None if gone."""
     try:
         stat = (proc / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may contain spaces; the fields after it are plain numbers.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[19]) if fields[0] != "Z" else None  # a zombie has ended
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def start_time(pid: int, proc: Path = _PROC) -> int | None:
+    """When a process started (clock ticks since boot, from ``/proc/<pid>/stat``); None if gone."""
+    fields = _stat_fields(pid, proc)
+    return int(fields[19]) if fields and fields[0] != "Z" else None  # a zombie has ended
 
 
 def tagged_pids(tag: str, proc: Path = _PROC, started_from: int = 0) -> list[int]:
-    """Process ids (other than this one) whose environment holds ``OWNER_VARIABLE=tag``.
+    """Process ids (other than this one) whose environment holds ``OWNER_VARIABLE=tag``, and theirs.
+
+    The children of a tagged process count as tagged: Ray's raylet starts its agents
+    (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``) with an environment of its own.
 
     Only processes of this user started at ``started_from`` or later are read (reading another
     process's environment can wait on that process; older ones cannot be this Ray's).
     """
     marker = f"{OWNER_VARIABLE}={tag}".encode()
     found = []
+    parents: dict[int, int] = {}
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if entry.stat().st_uid != os.getuid():
                 continue
-            started = start_time(int(entry.name), proc)
-            if started is None or started < started_from:
+            fields = _stat_fields(int(entry.name), proc)
+            if not fields or fields[0] == "Z" or int(fields[19]) < started_from:
                 continue
             environment = (entry / "environ").read_bytes()
         except OSError:  # gone meanwhile
             continue
+        parents[int(entry.name)] = int(fields[1])
         if marker in environment.split(b"\0"):
             found.append(int(entry.name))
-    return found
+    return found + _descendants(set(found), parents)
+
+
+def _descendants(roots: set[int], parents: dict[int, int]) -> list[int]:
+    """Processes below ``roots`` (Ray's raylet starts its agents without our environment).
+
+    >>> _descendants({10}, {10: 1, 11: 10, 12: 11, 13: 1})
+    [11, 12]
+    """
+    below: list[int] = []
+    frontier = set(roots)
+    while frontier:
+        children = sorted(pid for pid, parent in parents.items() if parent in frontier)
+        children = [pid for pid in children if pid not in roots and pid not in below]
+        below.extend(children)
+        frontier = set(children)
+    return below
 
 
 def kill_tagged(tag: str, proc: Path = _PROC, started_from: int = 0) -> int:

@@ -8,4 +8,5 @@
 - :mod:`~pytorch_hyperlight.trial.trainer`: loaders, seeded module and Trainer, alike for fit and dry run
 - :mod:`~pytorch_hyperlight.trial.dry_run`: the first epoch on one batch per stage, before training
 - :mod:`~pytorch_hyperlight.trial.fit`: ``dry_run``, ``fit_trial``, ``evaluate_checkpoint``
+- :mod:`~pytorch_hyperlight.trial.prepare`: ``prepare_trial``: checks, loaders, spec and dry run, once
 """
