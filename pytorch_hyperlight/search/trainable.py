@@ -55,7 +55,8 @@ class TuneReportSink(EpochSink):
     reported; Tune records the error, the other trials go on). Which epochs carry a checkpoint is
     :class:`~pytorch_hyperlight.search.trial_checkpoints.CheckpointPolicy`'s decision: improvements
     on the trial's best, its last epoch, and one after at most ``checkpoint_every_s`` seconds. The
-    checkpoint is written at the epoch's end and holds its report
+    checkpoint is written at the epoch's end and holds its report and the reports sent without a
+    checkpoint since the previous one
     (:func:`~pytorch_hyperlight.search.trial_checkpoints.write_report`); the others are a plain
     ``tune.report(metrics)``. The report goes out once the epoch's row is complete, with
     ``should_stop`` telling whether Lightning's early stopping ended training.
@@ -80,6 +81,8 @@ class TuneReportSink(EpochSink):
         self._checkpoint_dir: str | None = None
         self._saved = SKIP
         self._early: float | None = None
+        # reports sent since the last checkpoint: stored with the next one for catch_up
+        self._without_checkpoint: list[dict[str, Any]] = []
 
     def epoch_ending(self, trainer: Any, epoch: int, metric_value: float | None) -> None:
         self._early = metric_value
@@ -105,13 +108,15 @@ class TuneReportSink(EpochSink):
         try:
             if not decision.keep:
                 tune.report(report)
+                self._without_checkpoint.append(report)
                 return
             if self._checkpoint_dir is None:  # the last epoch: its checkpoint is written now
                 self._write_checkpoint(trainer)
             assert self._checkpoint_dir is not None
             report[keys.CHECKPOINT_SCORE] = decision.score
-            write_report(Path(self._checkpoint_dir), report)
+            write_report(Path(self._checkpoint_dir), report, earlier=self._without_checkpoint)
             tune.report(report, checkpoint=tune.Checkpoint.from_directory(self._checkpoint_dir))
+            self._without_checkpoint = []
         finally:
             self._discard_checkpoint()
 

@@ -22,7 +22,7 @@ import math
 import posixpath
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,15 +154,28 @@ class CheckpointPolicy:
         self.late = bool(state.get("late", False))
 
 
-def write_report(checkpoint_dir: Path, report: Mapping[str, Any]) -> None:
-    """Store the epoch's report beside its Lightning file, with that file's size (a cut copy shows)."""
+def write_report(
+    checkpoint_dir: Path, report: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]] = ()
+) -> None:
+    """Store the epoch's report beside its Lightning file, with that file's size (a cut copy shows).
+
+    Args:
+        checkpoint_dir: the checkpoint's folder, holding :data:`CHECKPOINT_FILE`.
+        report: the report this checkpoint goes to Tune with.
+        earlier: the reports sent without a checkpoint since the trial's previous one, so that
+            :func:`catch_up` can send them again when the driver never got them.
+    """
     size = (checkpoint_dir / CHECKPOINT_FILE).stat().st_size
-    stored = {"report": dict(report), "checkpoint_bytes": size}
+    stored = {
+        "report": dict(report),
+        "earlier": [dict(r) for r in earlier],
+        "checkpoint_bytes": size,
+    }
     (checkpoint_dir / REPORT_FILE).write_text(json.dumps(stored))
 
 
-def read_report(filesystem: Any, directory: str) -> dict[str, Any] | None:
-    """The report stored in a checkpoint directory; None when missing or incomplete."""
+def read_reports(filesystem: Any, directory: str) -> list[dict[str, Any]] | None:
+    """The reports stored in a checkpoint directory, its own last; None when missing or incomplete."""
     import pyarrow.fs
 
     try:
@@ -171,9 +184,13 @@ def read_report(filesystem: Any, directory: str) -> dict[str, Any] | None:
         info = filesystem.get_file_info(posixpath.join(directory, CHECKPOINT_FILE))
     except (OSError, ValueError):
         return None
-    report = stored.get("report") if isinstance(stored, dict) else None
+    if not isinstance(stored, dict):
+        return None
+    report, earlier = stored.get("report"), stored.get("earlier", [])
     complete = info.type == pyarrow.fs.FileType.File and info.size == stored.get("checkpoint_bytes")
-    return report if complete and isinstance(report, dict) else None
+    if not complete or not isinstance(report, dict) or not isinstance(earlier, list):
+        return None
+    return [*(r for r in earlier if isinstance(r, dict)), report]
 
 
 def checkpoint_index(path: str) -> int | None:
@@ -220,8 +237,10 @@ def catch_up(checkpoint: Any, scratch: Path) -> tuple[Path, dict[str, Any] | Non
     A trial copies each checkpoint to storage before it sends the report. When the driver stops
     (Ctrl-C) or dies, reports in flight are lost to it, while their checkpoints are on storage; Tune
     restores the trial from the last checkpoint it registered. The later ones are reported again,
-    oldest first, each with its checkpoint, so the trial's history, the scheduler and the searcher
-    see what an uninterrupted search saw.
+    oldest first, each with its checkpoint and after the reports sent without one before it (kept
+    in the checkpoint too), so the trial's history, the scheduler and the searcher see what an
+    uninterrupted search saw. Reports after the newest checkpoint are sent again when the trial
+    trains those epochs again.
 
     Returns:
         A local copy of the newest checkpoint and its report (None for a checkpoint without one).
@@ -229,13 +248,17 @@ def catch_up(checkpoint: Any, scratch: Path) -> tuple[Path, dict[str, Any] | Non
     from ray import tune
 
     newest = Path(checkpoint.to_directory(str(scratch / "registered")))
-    report = read_report(checkpoint.filesystem, checkpoint.path)
+    registered = read_reports(checkpoint.filesystem, checkpoint.path)
+    report = registered[-1] if registered else None
     for number, path in enumerate(later_checkpoints(checkpoint)):
-        stored = read_report(checkpoint.filesystem, path)
+        stored = read_reports(checkpoint.filesystem, path)
         if stored is None:
             break  # a copy cut short: what follows it cannot be trusted
         later = tune.Checkpoint(path, filesystem=checkpoint.filesystem)
         local = Path(later.to_directory(str(scratch / f"unregistered-{number}")))
-        tune.report(stored, checkpoint=tune.Checkpoint.from_directory(str(local)))
-        newest, report = local, stored
+        *earlier, report = stored
+        for plain in earlier:  # reports without a checkpoint between the two
+            tune.report(plain)
+        tune.report(report, checkpoint=tune.Checkpoint.from_directory(str(local)))
+        newest = local
     return newest, report

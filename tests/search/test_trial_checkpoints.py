@@ -126,3 +126,23 @@ def test_rays_bookkeeping_keeps_the_best_epochs_checkpoint_with_these_scores(tmp
         manager.register_checkpoint(_TrainingResult(checkpoint, {"score": score, "epoch": epoch}))
     assert manager.best_checkpoint_result.metrics["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_1", "checkpoint_3"]
+
+
+def test_a_checkpoint_keeps_the_reports_sent_without_one_before_it(tmp_path) -> None:
+    """What :func:`catch_up` sends again when the driver died before it got them; a Lightning file
+    cut short makes the folder unusable."""
+    import pyarrow.fs
+
+    from pytorch_hyperlight.search.trial_checkpoints import (
+        CHECKPOINT_FILE,
+        read_reports,
+        write_report,
+    )
+
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"x" * 10)
+    write_report(tmp_path, {"epoch": 3, "val_acc": 0.9}, earlier=[{"epoch": 1}, {"epoch": 2}])
+    local = pyarrow.fs.LocalFileSystem()
+    stored = read_reports(local, str(tmp_path))
+    assert stored == [{"epoch": 1}, {"epoch": 2}, {"epoch": 3, "val_acc": 0.9}]
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"x" * 4)
+    assert read_reports(local, str(tmp_path)) is None
