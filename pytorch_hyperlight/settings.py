@@ -120,6 +120,12 @@ class Settings:
     n_checkpoints_to_keep: int = _setting(
         1, "search: best checkpoints kept per trial, ranked by the metric."
     )
+    checkpoint_every_s: float | None = _setting(
+        60.0,
+        "search: a trial hands Tune a checkpoint when its metric improves on its own best, at its "
+        "last epoch and, for resuming after a failure, after at most this many seconds since the "
+        "last one; 0: after every epoch; None: never for time alone.",
+    )
     ray_metrics_to_show: tuple[str, ...] | None = _setting(
         None, "search: metrics shown in the live progress view; None: the metric to optimise."
     )
@@ -337,6 +343,12 @@ def _check_values(settings: Settings) -> list[str]:
         "n_checkpoints_to_keep",
         _is_int(s.n_checkpoints_to_keep) and s.n_checkpoints_to_keep >= 1,
         "an int >= 1",
+    )
+    expect(
+        "checkpoint_every_s",
+        s.checkpoint_every_s is None
+        or (_is_number(s.checkpoint_every_s) and 0 <= s.checkpoint_every_s < float("inf")),
+        "a number of seconds >= 0, or None",
     )
     expect(
         "ray_metrics_to_show",

@@ -77,12 +77,12 @@ def test_namespace_of_an_instance_says_to_pass_the_class() -> None:
 
 
 def test_bound_callbacks_subclass_the_namespace_callback() -> None:
-    from pytorch_hyperlight.trial.callbacks import MetricsCollector, metrics_collector
+    from pytorch_hyperlight.trial.epoch_recorder import EpochRecorder, epoch_recorder
 
-    collector = metrics_collector(namespace_of(LitDigits))
-    assert isinstance(collector, pl.Callback) and isinstance(collector, MetricsCollector)
-    assert not isinstance(collector, lightning_pytorch.Callback)
-    assert namespace_of(LitDigits).bind(MetricsCollector) is type(collector)  # cached
+    recorder = epoch_recorder(namespace_of(LitDigits), "val_acc")
+    assert isinstance(recorder, pl.Callback) and isinstance(recorder, EpochRecorder)
+    assert not isinstance(recorder, lightning_pytorch.Callback)
+    assert namespace_of(LitDigits).bind(EpochRecorder) is type(recorder)  # cached
 
 
 # --- config checks --------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_callback_with_a_hook_lightning_2_removed_is_a_config_error() -> None:
 def test_epoch_metric_keys_fall_back_to_names_without_lightning_internals() -> None:
     from types import SimpleNamespace
 
-    from pytorch_hyperlight.trial.callbacks import current_epoch_metrics, epoch_metric_keys
+    from pytorch_hyperlight.trial.epoch_recorder import current_epoch_metrics, epoch_metric_keys
 
     trainer = SimpleNamespace(
         callback_metrics={

@@ -25,6 +25,7 @@ import pytest
 from pytorch_hyperlight import Runner
 from tests.fault_models import (
     FAULT_SETTINGS,
+    EventLogConstantMetric,
     EventLogDigits,
     fault_space,
     ordered_loaders,
@@ -179,3 +180,32 @@ def test_a_trial_whose_worker_is_killed_is_retried_from_its_checkpoint(ray_clust
     assert starts[killed] == 2 and sorted(starts.values()) == [1, 1, 2]  # only it was retried
     killed_epochs = Counter(e for event, key, e in events if (event, key) == ("epoch", killed))
     assert killed_epochs[0] == 1, killed_epochs  # continued from a checkpoint, not from epoch 0
+
+
+def test_a_retried_trial_trains_again_only_the_epochs_after_its_last_checkpoint(
+    ray_cluster, tmp_path
+) -> None:
+    """Checkpoints only on improvement (``val_const`` improves at epoch 0 alone): the worker killed
+    at the end of epoch 2 continues from epoch 0's checkpoint, trains epochs 1 and 2 again, and
+    each epoch is one row of the trial's history."""
+    from pytorch_hyperlight.search.results import CHECKPOINT_SCORE
+
+    log_file = tmp_path / "events.log"
+    settings = {**FAULT_SETTINGS, "n_samples": 1, "scheduler": "fifo", "max_failures": 1,
+                "metric_to_optimize": "val_const", "checkpoint_every_s": None}  # fmt: skip
+    runner = Runner(ordered_loaders)
+    space = fault_space(log_file, os.getpid(), "*:2:SIGKILL:self")
+    result = runner.run_hyper_opt(EventLogConstantMetric, space, settings)
+
+    trials = result["trials"]
+    assert trials["status"].tolist() == ["done"], result["errors"]
+    assert trials["epochs"].tolist() == [4]
+    events = list(read_events(log_file))
+    assert [event for event, _, _ in events].count("signal-SIGKILL-self") == 1, events
+    trained = Counter(epoch for event, _, epoch in events if event == "epoch")
+    assert trained == {0: 1, 1: 2, 2: 2, 3: 1}, trained
+    (history,) = result["trial_metrics"].values()
+    assert history.df.query("stage == 'val'")["epoch"].tolist() == [0, 1, 2, 3]
+    reports = result["result_grid"][0].metrics_dataframe
+    with_checkpoint = reports.dropna(subset=[CHECKPOINT_SCORE])["epoch"]
+    assert sorted(set(with_checkpoint)) == [0, 3]  # epoch 0 (the best) and the last one

@@ -128,6 +128,14 @@ def test_best_checkpoint_picks_the_kept_checkpoint_with_the_best_metric() -> Non
         results.best_checkpoint(TrialRecord("b", "TERMINATED", {}), "val_acc", "max")
 
 
+def test_best_checkpoint_breaks_a_tie_by_the_earliest_epoch_as_best_of_does() -> None:
+    """Ray also keeps the latest checkpoint, which may tie the best value (the last epoch's)."""
+    tied = (("/ckpt/5", {"val_acc": 0.9, "epoch": 5}), ("/ckpt/2", {"val_acc": 0.9, "epoch": 2}))
+    rec = TrialRecord("a", "TERMINATED", {}, checkpoints=tied)
+    assert results.best_checkpoint(rec, "val_acc", "max") == ("/ckpt/2", 2)
+    assert results.best_checkpoint(rec, "val_acc", "min") == ("/ckpt/2", 2)
+
+
 def test_trials_table_has_the_contract_columns_and_values() -> None:
     records = [
         # retried on another node after epoch 0: the node of its last epoch counts

@@ -34,6 +34,9 @@ SHOULD_STOP = "should_stop"
 EPOCH_STARTED_AT = "epoch_started_at"
 EPOCH_ENDED_AT = "epoch_ended_at"
 TRAINING_TIME = "training_time_s"
+#: In a report that carries a checkpoint: what Tune ranks the checkpoint by (the metric, with a
+#: checkpoint kept for another reason than an improvement ranked below the trial's best one).
+CHECKPOINT_SCORE = "checkpoint_score"
 #: Filled in by Tune in every report: the IP address of the node the trial ran on.
 NODE_IP = "node_ip"
 
@@ -229,6 +232,8 @@ def _no_result_message(records: Sequence[TrialRecord], metric: str) -> str:
 def best_checkpoint(record: TrialRecord, metric: str, mode: str) -> tuple[str, int | None]:
     """``(directory, epoch)`` of the record's kept checkpoint with the best metric value.
 
+    On a tie the earliest epoch wins, as in :func:`best_of`.
+
     Raises:
         SearchError: the trial kept no checkpoint with the metric.
     """
@@ -242,8 +247,11 @@ def best_checkpoint(record: TrialRecord, metric: str, mode: str) -> tuple[str, i
             f"The best trial {record.trial_id} kept no checkpoint with {metric!r}; its directory "
             "may have been removed while the search ran."
         )
-    pick = max if mode == "max" else min
-    _, path, epoch = pick(scored, key=lambda item: item[0])
+    sign = 1.0 if mode == "max" else -1.0
+    latest = math.inf  # a checkpoint without an epoch loses a tie
+    _, path, epoch = max(
+        scored, key=lambda item: (sign * item[0], -(latest if item[2] is None else item[2]))
+    )
     return path, None if epoch is None else int(epoch)
 
 

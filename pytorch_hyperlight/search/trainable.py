@@ -2,10 +2,11 @@
 
 :func:`hyperlight_trial` runs inside a Ray worker. It rebuilds the :class:`TrialSpec` from the
 trial's config (Tune resolves the sampled values and keeps the constants), gives torch the trial's
-CPUs, and calls :func:`pytorch_hyperlight.trial.fit.fit_trial` with an :class:`EpochReporter`
-callback that reports the epoch's metrics and a checkpoint to Tune once per epoch. Each checkpoint
-also holds its report, so a resumed trial can catch up with reports whose checkpoints reached
-storage while the driver was stopping or dying
+CPUs, and calls :func:`pytorch_hyperlight.trial.fit.fit_trial` with a :class:`TuneReportSink` on the
+trial's epoch recorder: it reports the epoch's metrics to Tune once per epoch, with a checkpoint
+when the trial's metric improves, at its last epoch and after at most ``checkpoint_every_s``
+seconds. Each checkpoint also holds its report, so a resumed trial can catch up with reports whose
+checkpoints reached storage while the driver was stopping or dying
 (:func:`~pytorch_hyperlight.search.trial_checkpoints.catch_up`): nothing a trial finished is trained
 again.
 
@@ -24,7 +25,6 @@ import shutil
 import sys
 import sysconfig
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -35,91 +35,104 @@ from pytorch_hyperlight.search import results as keys
 from pytorch_hyperlight.search.space import resolve_variant
 from pytorch_hyperlight.search.trial_checkpoints import (
     CHECKPOINT_FILE,
+    SKIP,
+    CheckpointPolicy,
     catch_up,
     training_finished,
     write_report,
 )
 from pytorch_hyperlight.settings import Settings
+from pytorch_hyperlight.trial.epoch_recorder import EpochRow, EpochSink
 
 _PACKAGE = __name__.split(".")[0]
 
 
-class EpochReporter:
-    """Reports each epoch's metrics and a checkpoint to Ray Tune (a Lightning callback mixin).
+class TuneReportSink(EpochSink):
+    """Reports each epoch of a search trial to Ray Tune, with a checkpoint when one is needed.
 
-    The epoch's values are read at ``on_train_epoch_end`` (train and val together) and the checkpoint
-    is written then; the report goes out when the next epoch starts or training ends, so metrics the
-    module logs in its own ``on_train_epoch_end`` (called after the callbacks') are included, and
-    ``should_stop`` tells whether Lightning's early stopping ended training.
-
-    A NaN or infinite value of the metric or of a ``*_loss`` stops the trial with
-    :class:`NonFiniteMetricError` (Tune records the error; the other trials go on).
+    A sink of the trial's :class:`~pytorch_hyperlight.trial.epoch_recorder.EpochRecorder`, after
+    its NaN guard (a NaN or infinite metric or ``*_loss`` stops the trial before anything is
+    reported; Tune records the error, the other trials go on). Which epochs carry a checkpoint is
+    :class:`~pytorch_hyperlight.search.trial_checkpoints.CheckpointPolicy`'s decision: improvements
+    on the trial's best, its last epoch, and one after at most ``checkpoint_every_s`` seconds. The
+    checkpoint is written at the epoch's end and holds its report and the reports sent without a
+    checkpoint since the previous one
+    (:func:`~pytorch_hyperlight.search.trial_checkpoints.write_report`); the others are a plain
+    ``tune.report(metrics)``. The report goes out once the epoch's row is complete, with
+    ``should_stop`` telling whether Lightning's early stopping ended training.
 
     Args:
         metric: the canonical metric Tune optimises.
+        mode: ``'max'`` or ``'min'``.
+        checkpoint_every_s: the ``checkpoint_every_s`` setting.
         training_time: training seconds of earlier attempts (a resumed trial counts on from there).
     """
 
-    def __init__(self, metric: str, training_time: float = 0.0) -> None:
-        super().__init__()  # the namespace's Callback
+    def __init__(
+        self,
+        metric: str,
+        mode: str,
+        checkpoint_every_s: float | None,
+        training_time: float = 0.0,
+    ) -> None:
         self.metric = metric
-        self._pending: dict[str, Any] | None = None
-        self._checkpoint_dir: str | None = None
-        self._epoch_started_at = time.time()
+        self.policy = CheckpointPolicy(mode, checkpoint_every_s)
         self._training_time = training_time
+        self._checkpoint_dir: str | None = None
+        self._saved = SKIP
+        self._early: float | None = None
+        # reports sent since the last checkpoint: stored with the next one for catch_up
+        self._without_checkpoint: list[dict[str, Any]] = []
 
-    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        self._flush(trainer)
-        self._epoch_started_at = time.time()
+    def epoch_ending(self, trainer: Any, epoch: int, metric_value: float | None) -> None:
+        self._early = metric_value
+        self._saved = self.policy.at_epoch_end(metric_value)
+        if self._saved != SKIP:
+            self._write_checkpoint(trainer)
 
-    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        from pytorch_hyperlight.trial.callbacks import current_epoch_metrics
+    def epoch_recorded(self, trainer: Any, row: EpochRow) -> None:
+        from ray import tune
 
-        if trainer.sanity_checking:
-            return
-        ended = time.time()
-        self._training_time += ended - self._epoch_started_at
+        self._training_time += row.ended_at - row.started_at
+        report: dict[str, Any] = {
+            **row.values,
+            keys.EPOCH: row.epoch,
+            keys.EPOCH_STARTED_AT: row.started_at,
+            keys.EPOCH_ENDED_AT: row.ended_at,
+            keys.TRAINING_TIME: self._training_time,
+            keys.MAX_EPOCHS: row.max_epochs,
+            keys.SHOULD_STOP: row.should_stop,
+        }
+        final = row.values.get(self.metric)
+        decision = self.policy.at_record(self._early, final, self._saved, last=row.last)
+        try:
+            if not decision.keep:
+                tune.report(report)
+                self._without_checkpoint.append(report)
+                return
+            if self._checkpoint_dir is None:  # the last epoch: its checkpoint is written now
+                self._write_checkpoint(trainer)
+            assert self._checkpoint_dir is not None
+            report[keys.CHECKPOINT_SCORE] = decision.score
+            write_report(Path(self._checkpoint_dir), report, earlier=self._without_checkpoint)
+            tune.report(report, checkpoint=tune.Checkpoint.from_directory(self._checkpoint_dir))
+            self._without_checkpoint = []
+        finally:
+            self._discard_checkpoint()
+
+    def abandoned(self, row: EpochRow | None) -> None:
+        self._discard_checkpoint()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.policy.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.policy.load_state_dict(state)
+
+    def _write_checkpoint(self, trainer: Any) -> None:
         self._discard_checkpoint()
         self._checkpoint_dir = tempfile.mkdtemp(prefix="hyperlight-ckpt-")
         trainer.save_checkpoint(os.path.join(self._checkpoint_dir, CHECKPOINT_FILE))
-        self._pending = {
-            **current_epoch_metrics(trainer),
-            keys.EPOCH: int(trainer.current_epoch),
-            keys.EPOCH_STARTED_AT: self._epoch_started_at,
-            keys.EPOCH_ENDED_AT: ended,
-            keys.TRAINING_TIME: self._training_time,
-        }
-
-    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-        self._flush(trainer)
-
-    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        self._pending = None
-        self._discard_checkpoint()
-
-    def _flush(self, trainer: Any) -> None:
-        from ray import tune
-
-        from pytorch_hyperlight.trial.callbacks import check_finite, current_epoch_metrics
-
-        if self._pending is None:
-            return
-        report, self._pending = self._pending, None
-        # Read again now: a metric the module logs in its own on_train_epoch_end (run after the
-        # callbacks') still held the previous epoch's value when the pending report was taken.
-        metrics = current_epoch_metrics(trainer)
-        report.update(metrics)
-        watched = [n for n in metrics if n == self.metric or n.endswith("_loss")]
-        check_finite(metrics, watched, epoch=report[keys.EPOCH])
-        report[keys.MAX_EPOCHS] = int(trainer.max_epochs)
-        report[keys.SHOULD_STOP] = bool(trainer.should_stop)
-        assert self._checkpoint_dir is not None  # written with the pending report
-        try:
-            write_report(Path(self._checkpoint_dir), report)
-            checkpoint = tune.Checkpoint.from_directory(self._checkpoint_dir)
-            tune.report(report, checkpoint=checkpoint)
-        finally:
-            self._discard_checkpoint()
 
     def _discard_checkpoint(self) -> None:
         if self._checkpoint_dir is not None:
@@ -179,14 +192,12 @@ def hyperlight_trial(
     from ray import tune
 
     from pytorch_hyperlight.trial.fit import fit_trial
-    from pytorch_hyperlight.trial.lightning import namespace_of
     from pytorch_hyperlight.trial.loggers import build_loggers
 
     torch.set_num_threads(trial_threads(spec.settings.cpu_per_trial))
     settings = trial_settings(spec.settings, torch.cuda.is_available())
     trial_config = resolve_variant({**config, **copy.deepcopy(dict(constants or {}))})
     trial_spec = dataclasses.replace(spec, config=trial_config, settings=settings)
-    reporter_class = namespace_of(spec.lmodule_class).bind(EpochReporter)
     callbacks = [copy.deepcopy(callback) for callback in user_callbacks]
     resume_from = tune.get_checkpoint()
     with contextlib.ExitStack() as stack:
@@ -204,7 +215,14 @@ def hyperlight_trial(
         fit_trial(
             trial_spec,
             checkpoint_dir=None,
-            extra_callbacks=[reporter_class(_metric_of(spec), training_time=previous_time)],
+            epoch_sinks=[
+                TuneReportSink(
+                    _metric_of(spec),
+                    settings.metric_opt_mode,
+                    settings.checkpoint_every_s,
+                    training_time=previous_time,
+                )
+            ],
             user_callbacks=callbacks,
             loggers=loggers,
             resume_from=checkpoint_path,

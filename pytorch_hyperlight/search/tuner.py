@@ -182,6 +182,7 @@ def build_tuner(
     """
     from ray import tune
 
+    from pytorch_hyperlight.search.results import CHECKPOINT_SCORE
     from pytorch_hyperlight.search.search_state import SearchStateKeeper
 
     search_algorithm = build_search_algorithm(settings, n_trials, max_concurrent_trials)
@@ -202,9 +203,11 @@ def build_tuner(
         verbose=2 if settings.verbose >= 2 else 0,
         # The keeper comes first: Tune matches saved callback states to callbacks by position.
         callbacks=[SearchStateKeeper(scheduler, search_algorithm, n_trials), *callbacks],
+        # Ray keeps the n best-scored checkpoints plus the latest; the score ranks a checkpoint
+        # kept for another reason than an improvement below the trial's best one (trainable.py).
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=settings.n_checkpoints_to_keep,
-            checkpoint_score_attribute=metric,
+            checkpoint_score_attribute=CHECKPOINT_SCORE,
             checkpoint_score_order=settings.metric_opt_mode,
         ),
         failure_config=tune.FailureConfig(max_failures=settings.max_failures),

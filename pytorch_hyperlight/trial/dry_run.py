@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytorch_hyperlight import metric_names
-from pytorch_hyperlight.trial import callbacks as trial_callbacks
+from pytorch_hyperlight.trial import epoch_recorder
 from pytorch_hyperlight.trial.building import check_config
 from pytorch_hyperlight.trial.data import LoaderSet
 from pytorch_hyperlight.trial.hparam_reads import HparamReads
@@ -139,13 +139,13 @@ def _first_epoch(
                 spec, namespace, root, callbacks=copies, loggers=stand_in, dry_run=True
             )
             trainer.fit(module, train_dataloaders=loaders.train, val_dataloaders=loaders.val)
-            keys = trial_callbacks.epoch_metric_keys(trainer, ("train", "val"))
-            names = trial_callbacks.logged_names(trainer, ("train", "val"))
+            keys = epoch_recorder.epoch_metric_keys(trainer, ("train", "val"))
+            names = epoch_recorder.logged_names(trainer, ("train", "val"))
             test_keys: dict[str, str] = {}
             if loaders.test is not None:
                 trainer.test(module, dataloaders=loaders.test, verbose=False)
-                test_keys = trial_callbacks.epoch_metric_keys(trainer, ("test",))
-                names += trial_callbacks.logged_names(trainer, ("test",))
+                test_keys = epoch_recorder.epoch_metric_keys(trainer, ("test",))
+                names += epoch_recorder.logged_names(trainer, ("test",))
         except Exception as error:
             if hasattr(error, "add_note"):  # Python 3.11+
                 error.add_note(DRY_RUN_NOTE)

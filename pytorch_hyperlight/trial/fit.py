@@ -9,9 +9,10 @@ process and, inside Ray workers, by the search's trainable, so both train the sa
    ``metric_to_optimize``.
 2. :func:`fit_trial`: seeding, the module built from the config, a Trainer
    (:func:`pytorch_hyperlight.trial.trainer.build_trainer`, shared with the dry run) with the
-   best-epoch ``ModelCheckpoint``, early stopping with a grace period, a NaN guard, gradient
-   clipping, precision and the accelerator; returns the trained module, the best checkpoint and the
-   epoch history.
+   best-epoch ``ModelCheckpoint``, early stopping with a grace period, THE epoch recorder (history,
+   display, NaN guard and any further sinks, :mod:`pytorch_hyperlight.trial.epoch_recorder`),
+   gradient clipping, precision and the accelerator; returns the trained module, the best
+   checkpoint and the epoch history.
 3. :func:`evaluate_checkpoint`: a freshly built module loaded from a checkpoint, re-validated
    (stage ``reval``) and tested (stage ``test``).
 """
@@ -33,6 +34,7 @@ from pytorch_hyperlight.trial import callbacks as trial_callbacks
 from pytorch_hyperlight.trial.building import build_module, check_config, derived_values
 from pytorch_hyperlight.trial.data import LoaderSet
 from pytorch_hyperlight.trial.dry_run import DryRunReport, dry_run
+from pytorch_hyperlight.trial.epoch_recorder import EpochSink
 from pytorch_hyperlight.trial.lightning import (
     lightning_root_dir,
     namespace_of,
@@ -171,6 +173,7 @@ def fit_trial(
     user_callbacks: Sequence[Any] = (),
     loggers: Sequence[Any] = (),
     epoch_display: Any = None,
+    epoch_sinks: Sequence[EpochSink] = (),
     loaders: LoaderSet | None = None,
     root_dir: Path | None = None,
     resume_from: str | None = None,
@@ -181,10 +184,12 @@ def fit_trial(
         spec: what to train; ``spec.monitor`` None runs :func:`dry_run` first.
         checkpoint_dir: where ``ModelCheckpoint`` keeps the best epoch (``best.ckpt``); None: no
             checkpointing (a search keeps checkpoints through Tune instead).
-        extra_callbacks: the framework's own additional callbacks (e.g. the Tune reporter).
+        extra_callbacks: the framework's own additional callbacks.
         user_callbacks: the user's callbacks, already copied for this run (they are used as given).
         loggers: Lightning loggers for this run; none: ``logger=False``.
         epoch_display: receives one row per epoch (``show(row)``), or None.
+        epoch_sinks: more sinks of the epoch recorder, after the display and the NaN guard
+            (a search trial's Tune report).
         loaders: loaders already built at the config's batch size (else built here).
         root_dir: Lightning's ``default_root_dir``; None: the checkpoint dir's parent, else a
             temporary directory (nothing is ever written to the current directory).
@@ -205,13 +210,14 @@ def fit_trial(
     metric = metric_names.canonical_name(spec.monitor) or spec.monitor
     settings = spec.settings
     module = seeded_module(spec, namespace, loaders)
-    collector, checkpoint, callbacks = trial_callbacks.fit_callbacks(
+    recorder, checkpoint, callbacks = trial_callbacks.fit_callbacks(
         namespace,
         settings,
         monitor=spec.monitor,
         checkpoint_dir=checkpoint_dir,
         epoch_display=epoch_display,
         checkpoint_name=BEST_CHECKPOINT_NAME,
+        epoch_sinks=epoch_sinks,
     )
     callbacks += [*extra_callbacks, *user_callbacks]
     if root_dir is None and checkpoint_dir is not None:
@@ -228,7 +234,7 @@ def fit_trial(
             val_dataloaders=loaders.val,
             ckpt_path=resume_from,
         )
-    history = collector.history()
+    history = recorder.history()
     best_path = None
     if checkpoint is not None and checkpoint.best_model_path:
         best_path = str(Path(checkpoint.best_model_path).resolve())

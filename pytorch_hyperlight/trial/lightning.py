@@ -305,6 +305,52 @@ def random_state_restored() -> Iterator[None]:
                 os.environ[name] = value
 
 
+@dataclass(frozen=True)
+class LoggedMetric:
+    """How the module logged one metric in a stage, as Lightning recorded it.
+
+    Attributes:
+        name: the name passed to ``self.log`` (``'train_loss'``).
+        on_epoch: logged with ``on_epoch=True`` (an epoch value exists).
+        epoch_key: the key of its epoch value in ``trainer.callback_metrics``: ``'train_loss_epoch'``
+            when it was logged on step and on epoch, else the name itself.
+    """
+
+    name: str
+    on_epoch: bool
+    epoch_key: str
+
+
+def logged_metrics_of(trainer: Any, stages: tuple[str, ...]) -> list[LoggedMetric] | None:
+    """How each metric was logged in these stages (``'train'``, ``'val'``, ``'test'``); None if unknown.
+
+    Private Lightning 2 API: the loops' result collections (``trainer.fit_loop.epoch_loop._results``
+    for training, ``...epoch_loop.val_loop._results`` for validation, ``trainer.test_loop._results``)
+    and each entry's ``meta`` (``name``, ``on_epoch``, ``forked_name``). No public API says how a
+    metric was logged: ``trainer.callback_metrics`` and ``trainer.logged_metrics`` name a metric
+    logged once per step and one logged once per epoch alike (plain ``x``), and only the epoch
+    values may be kept. Pinned by ``tests/trial/test_lightning_internals.py``; None (the caller
+    falls back to the names alone) when a Lightning version moved them.
+    """
+    found: list[LoggedMetric] = []
+    any_collection = False
+    for stage in stages:
+        try:
+            if stage == "test":
+                collection = trainer.test_loop._results
+            elif stage == "val":
+                collection = trainer.fit_loop.epoch_loop.val_loop._results
+            else:
+                collection = trainer.fit_loop.epoch_loop._results
+            entries = [item.meta for item in collection.values()]
+            logged = [(m.name, bool(m.on_epoch), m.forked_name(False)) for m in entries]
+        except AttributeError:
+            continue
+        any_collection = True
+        found.extend(LoggedMetric(name, on_epoch, key) for name, on_epoch, key in logged)
+    return found if any_collection else None
+
+
 def hparams_watched_class(lmodule_class: type, watch: Callable[[Any], Any]) -> type:
     """A subclass of ``lmodule_class`` whose ``self.hparams`` mapping is handed to ``watch`` first.
 
