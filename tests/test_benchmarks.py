@@ -303,8 +303,9 @@ def test_every_benchmark_runs_in_quick_mode_and_renders_into_the_page(tmp_path: 
     head, _, rest = original.partition(_report.START_MARKER)
     _, _, tail = rest.partition(_report.END_MARKER)
     assert rewritten.startswith(head) and rewritten.endswith(tail)
-    for script in ("import_time", "single_trial_overhead", "search_overhead", "core_efficiency",
-                   "epoch_overhead", "profile_search", "vs_optuna", "search_quality"):  # fmt: skip
+    for script in ("import_time", "single_trial_overhead", "search_overhead", "figure_layout",
+                   "core_efficiency", "epoch_overhead", "profile_search", "vs_optuna",
+                   "search_quality"):  # fmt: skip
         assert f"### `{script}.py`" in rewritten, script
     for label, _ in _report.TARGET_ROWS.values():
         assert f"| {label} |" in rewritten, label
