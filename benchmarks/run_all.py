@@ -34,6 +34,7 @@ SCRIPTS = (
     "import_time",
     "single_trial_overhead",
     "search_overhead",
+    "figure_layout",
     "core_efficiency",
     "epoch_overhead",
     "profile_search",

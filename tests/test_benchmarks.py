@@ -266,6 +266,30 @@ def test_the_optuna_comparison_is_a_ratio_of_medians_over_seeds() -> None:
     assert any(note.startswith("ours: wall 70 s") for note in section.notes)
 
 
+def test_the_layout_comparison_gives_ratios_of_medians_and_a_share_of_the_search() -> None:
+    from benchmarks import figure_layout
+
+    def timings(single: list[float], search: list[float]) -> dict[str, dict[str, list[float]]]:
+        return {
+            "single trial": {"wall": single, "cpu": [v / 2 for v in single]},
+            "search": {"wall": search, "cpu": [v / 2 for v in search]},
+        }
+
+    results = {
+        "hand-written": timings([1.0, 1.2, 1.1], [4.0, 4.4, 4.2]),
+        "constrained": timings([1.5, 1.3, 1.4], [5.0, 5.4, 5.2]),
+    }
+    section = _section()
+    figure_layout.add_measures(section, results, search_s=60.0)
+    measures = {measure.key: measure for measure in section.measures}
+    assert measures["figure_layout_single_trial_wall"].value == pytest.approx(1.4 / 1.1)
+    assert measures["figure_layout_search_cpu"].value == pytest.approx(5.2 / 4.2)
+    assert measures["figure_layout_search_share"].value == pytest.approx(1.0 / 60.0)
+    assert measures["figure_layout_search_share"].met is True
+    assert measures["figure_layout_search_share_cpu"].value == pytest.approx(0.5 / 60.0)
+    assert measures["figure_layout_plots_share"].value == pytest.approx(5.2 / 60.0)
+
+
 #: Folders that tools (not the benchmarks) write into while the test runs.
 _TOOL_CACHES = (".ruff_cache/", ".mypy_cache/", ".pytest_cache/", "__pycache__/")
 
@@ -303,8 +327,9 @@ def test_every_benchmark_runs_in_quick_mode_and_renders_into_the_page(tmp_path: 
     head, _, rest = original.partition(_report.START_MARKER)
     _, _, tail = rest.partition(_report.END_MARKER)
     assert rewritten.startswith(head) and rewritten.endswith(tail)
-    for script in ("import_time", "single_trial_overhead", "search_overhead", "core_efficiency",
-                   "epoch_overhead", "profile_search", "vs_optuna", "search_quality"):  # fmt: skip
+    for script in ("import_time", "single_trial_overhead", "search_overhead", "figure_layout",
+                   "core_efficiency", "epoch_overhead", "profile_search", "vs_optuna",
+                   "search_quality"):  # fmt: skip
         assert f"### `{script}.py`" in rewritten, script
     for label, _ in _report.TARGET_ROWS.values():
         assert f"| {label} |" in rewritten, label

@@ -231,14 +231,14 @@ def test_a_legend_too_wide_for_the_figure_wraps_into_rows_inside_it() -> None:
     assert len(rows) > 1
 
 
-def test_figures_have_no_layout_engine_so_saving_draws_them_once(tmp_path: Path) -> None:
-    figure = trial().plot()
-    assert figure.get_layout_engine() is None
-    draws = []
-    original = figure.draw
-    figure.draw = lambda renderer: draws.append(original(renderer))  # type: ignore[method-assign]
-    figure.savefig(tmp_path / "metrics.png")
-    assert len(draws) == 1
+def test_figures_are_laid_out_by_matplotlib_s_constrained_layout() -> None:
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    single = trial().plot()
+    merged = TrialMetrics.merge_runs({"a": trial(1), "b": trial(2)}).plot()
+    comparison = plot_runs_comparison(TrialMetrics.merge_runs({"a": trial(1), "b": trial(2)}))
+    for figure in (single, merged, comparison):
+        assert isinstance(figure.get_layout_engine(), ConstrainedLayoutEngine)
 
 
 @pytest.mark.parametrize(

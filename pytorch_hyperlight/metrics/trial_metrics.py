@@ -54,6 +54,16 @@ def _column_sort_key(name: str) -> tuple[int, str]:
     return prefix_rank, name
 
 
+def _metric_values(values: pd.Series) -> pd.Series:
+    try:
+        return pd.to_numeric(values).astype("float64")
+    except (TypeError, ValueError) as error:
+        raise MetricError(
+            f"Metric column {values.name!r} must hold numbers; received values of dtype "
+            f"{values.dtype} ({error})."
+        ) from None
+
+
 def canonical_frame(data: pd.DataFrame) -> pd.DataFrame:
     """A validated copy of ``data`` in canonical column order and dtypes.
 
@@ -102,13 +112,7 @@ def canonical_frame(data: pd.DataFrame) -> pd.DataFrame:
     frame[STAGE] = frame[STAGE].astype(str)
     frame[EPOCH] = _integer_epochs(frame[EPOCH])
     for name in metric_columns:
-        try:
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
-        except (TypeError, ValueError) as error:
-            raise MetricError(
-                f"Metric column {name!r} must hold numbers; received values of dtype "
-                f"{frame[name].dtype} ({error})."
-            ) from None
+        frame[name] = _metric_values(frame[name])
     leading = [RUN] if RUN in columns else []
     if leading:
         if frame[RUN].isna().any():

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pytorch_hyperlight.errors import ConfigError
+
 CONFIG_PREFIX = "config/"
 #: Search-space types sampled on a log scale: shown on log axes.
 LOG_SCALE_TYPES = frozenset({"loguniform", "qloguniform", "lograndint"})
@@ -166,6 +168,12 @@ def bool_column(trials: pd.DataFrame, column: str) -> pd.Series:
     if values.dtype == object:
         values = values.astype(str).str.lower().isin(("true", "1", "yes"))
     return values.fillna(False).astype(bool)
+
+
+def check_mode(mode: str) -> None:
+    """Raise ConfigError unless ``mode`` is ``"min"`` or ``"max"``."""
+    if mode not in ("min", "max"):
+        raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}.")
 
 
 def best_id(values: pd.Series, mode: str) -> Any:
