@@ -27,6 +27,13 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
 from pytorch_hyperlight.errors import MetricError
+from pytorch_hyperlight.metrics.columns import (
+    EPOCH,
+    METRIC_PREFIXES,
+    RUN,
+    STAGE,
+    canonical_frame,
+)
 from pytorch_hyperlight.metrics.figure_layout import (
     EDGE,
     MetricsFigure,
@@ -36,17 +43,11 @@ from pytorch_hyperlight.metrics.figure_layout import (
     line_height,
     text_width,
 )
-from pytorch_hyperlight.metrics.trial_metrics import (
-    EPOCH,
-    METRIC_PREFIXES,
-    RUN,
-    STAGE,
-    TrialMetrics,
-    canonical_frame,
-)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 
 STAGE_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "reval": "#2ca02c", "test": "#d62728"}
 #: Which columns each stage's rows hold (reval rows hold the best model's val_* values).
@@ -121,9 +122,12 @@ def _resolve(requested: Sequence[str] | None, available: Sequence[str]) -> list[
 
 
 def _frame(metrics: TrialMetrics | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(metrics, TrialMetrics):
-        return metrics.df
-    return canonical_frame(metrics)
+    """The canonical frame of a DataFrame, or a TrialMetrics' own (read as ``.df``: this module
+    sits below :mod:`~pytorch_hyperlight.metrics.trial_metrics`, whose ``plot`` calls it)."""
+    if isinstance(metrics, pd.DataFrame):
+        return canonical_frame(metrics)
+    frame = getattr(metrics, "df", None)  # a TrialMetrics: canonical already
+    return frame if isinstance(frame, pd.DataFrame) else canonical_frame(metrics)
 
 
 def _metric_columns(frame: pd.DataFrame) -> list[str]:

@@ -36,6 +36,7 @@ from pytorch_hyperlight.search.space import (
     with_sweep_strings,
 )
 from pytorch_hyperlight.settings import Settings
+from pytorch_hyperlight.trial.loggers import logger_specs
 
 BEST_CHECKPOINT_FILE = "best.ckpt"
 
@@ -92,7 +93,7 @@ def _search(
             settings,
             constants=plan.constants,
             user_callbacks=tuple(context.pl_callbacks),
-            user_loggers=context.logger_specs(),
+            user_loggers=logger_specs(context.pl_loggers),
             wandb_options=wandb_options,
         )
         if resume:

@@ -46,6 +46,7 @@ from pytorch_hyperlight.trial.fit import (
 )
 from pytorch_hyperlight.trial.hparam_reads import report_unread_keys
 from pytorch_hyperlight.trial.lightning import accelerator_options, namespace_of
+from pytorch_hyperlight.trial.loggers import fresh_loggers
 
 RUN_FORMAT_VERSION = 1
 
@@ -104,7 +105,7 @@ def run_single_trial(
                 checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
                 extra_callbacks=_progress_bar(lmodule_class, settings.verbose, user_callbacks),
                 user_callbacks=user_callbacks,
-                loggers=[*context.fresh_loggers(), *wandb_loggers],
+                loggers=[*fresh_loggers(context.pl_loggers, context.run_dir), *wandb_loggers],
                 epoch_display=display,
                 loaders=loaders,
             )

@@ -159,10 +159,11 @@ def _metrics_to_show(settings: Settings, metric: str, logged: Sequence[str]) -> 
 
 def _prepare_code(spec: Any, context: RunContext) -> None:
     from pytorch_hyperlight.search.trainable import prepare_for_workers
+    from pytorch_hyperlight.trial.loggers import logger_specs
 
     callbacks = tuple(context.pl_callbacks)
     code = [spec.lmodule_class, spec.configure_dataloaders, *callbacks, *context.pl_loggers]
-    prepare_for_workers((spec, callbacks, context.logger_specs()), code)
+    prepare_for_workers((spec, callbacks, logger_specs(context.pl_loggers)), code)
 
 
 def _check_local_resources(settings: Settings) -> None:

@@ -22,16 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytorch_hyperlight.errors import ConfigError
+from pytorch_hyperlight.trial.variants import VARIANT_KEY as VARIANT_KEY  # re-exported
+from pytorch_hyperlight.trial.variants import VARIANTS_KEY as VARIANTS_KEY
+from pytorch_hyperlight.trial.variants import resolve_variant as resolve_variant
 
 #: Searchers and what they accept.
 SEARCHERS = ("hyperopt", "random", "grid")
-
-#: A searched choice between named variants of the config: the chosen variant's values are merged
-#: into the trial's config. The command line uses it for a sweep over a config group
-#: (``model=mlp,cnn``), whose options differ in several keys at once.
-VARIANT_KEY = "config_variant"
-#: The constant holding every variant's values by name (a dict of dicts).
-VARIANTS_KEY = "config_variants"
 
 
 @dataclass(frozen=True)
@@ -268,39 +264,6 @@ def with_sweep_strings(space: Mapping[str, Any]) -> dict[str, Any]:
     if not has_sweep_strings(space):
         return dict(space)
     return translate_sweep_strings(space)
-
-
-def _merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(dict(base))
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = _merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
-
-
-def resolve_variant(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A trial's config with its chosen variant merged in (a new dict; a copy without variants).
-
-    The trial's own values win over the variant's; nested dicts are merged key by key.
-
-    >>> resolve_variant({"lr": 0.1, "net": {"width": 8}, "config_variant": "cnn",
-    ...                  "config_variants": {"mlp": {"net": {"kind": "mlp"}},
-    ...                                      "cnn": {"net": {"kind": "cnn", "width": 4}}}})
-    {'net': {'kind': 'cnn', 'width': 8}, 'lr': 0.1}
-    """
-    values = dict(config)
-    if VARIANT_KEY not in values:
-        return copy.deepcopy(values)
-    name = values.pop(VARIANT_KEY)
-    variants = values.pop(VARIANTS_KEY, None)
-    if not isinstance(variants, Mapping) or name not in variants:
-        known = sorted(variants) if isinstance(variants, Mapping) else []
-        raise ConfigError(
-            f"{VARIANT_KEY}={name!r} names no variant in {VARIANTS_KEY} (known: {known})."
-        )
-    return _merged(variants[name], values)
 
 
 def constants_of(space: Mapping[str, Any]) -> dict[str, Any]:
