@@ -54,7 +54,7 @@ class PreparedSpace:
 
 def _split(space: Mapping[str, Any]) -> tuple[list[tuple[tuple, Any]], list[tuple[tuple, Any]]]:
     """``(domain_vars, grid_vars)`` as ``[(path, Domain)]`` (Ray's own parser)."""
-    from ray.tune.search.variant_generator import parse_spec_vars
+    from pytorch_hyperlight.search.tune_internals import parse_spec_vars
 
     _, domain_vars, grid_vars = parse_spec_vars(dict(space))
     return list(domain_vars), list(grid_vars)
@@ -75,7 +75,7 @@ def _check_mapping(space: Any) -> None:
 
 def describe_domain(domain: Any) -> dict[str, Any]:
     """One Ray Tune domain as a JSON-friendly dict, e.g. ``{"type": "uniform", "lower": 0, "upper": 1}``."""
-    from ray.tune.search.sample import (
+    from pytorch_hyperlight.search.tune_internals import (
         Categorical,
         Float,
         Function,
@@ -213,7 +213,7 @@ def domain_text(domain: Any) -> str:
 
 def _check_whole_number_keys(space: Mapping[str, Any]) -> None:
     """``max_epochs`` and ``batch_size`` searched with a float domain: name the domain written."""
-    from ray.tune.search.sample import Float
+    from pytorch_hyperlight.search.tune_internals import Float
 
     for key in ("max_epochs", "batch_size"):
         value = space.get(key)
@@ -227,7 +227,7 @@ def _check_whole_number_keys(space: Mapping[str, Any]) -> None:
 
 
 def _check_hyperopt(domain_vars: list[tuple[tuple, Any]]) -> None:
-    from ray.tune.search.sample import Function
+    from pytorch_hyperlight.search.tune_internals import Function
 
     functions = [_path_name(path) for path, domain in domain_vars if isinstance(domain, Function)]
     if functions:
@@ -239,7 +239,8 @@ def _check_hyperopt(domain_vars: list[tuple[tuple, Any]]) -> None:
 
 def _grid_to_choice(space: dict[str, Any], grid_vars: list[tuple[tuple, Any]]) -> dict[str, Any]:
     from ray import tune
-    from ray.tune.search.variant_generator import assign_value
+
+    from pytorch_hyperlight.search.tune_internals import assign_value
 
     for path, domain in grid_vars:
         assign_value(space, path, tune.choice(list(domain.categories)))
@@ -288,7 +289,7 @@ def default_epoch_upper_limit(space: Mapping[str, Any]) -> int:
     Raises:
         ConfigError: ``max_epochs`` is missing or its largest value cannot be known.
     """
-    from ray.tune.search.sample import Categorical, Domain, Integer, Quantized
+    from pytorch_hyperlight.search.tune_internals import Categorical, Domain, Integer, Quantized
 
     if "max_epochs" not in space and isinstance(space.get(VARIANTS_KEY), Mapping):
         variants = space[VARIANTS_KEY].values()
@@ -322,7 +323,7 @@ def default_epoch_upper_limit(space: Mapping[str, Any]) -> int:
 
 def sample_config(space: Mapping[str, Any], seed: int | None = 0) -> dict[str, Any]:
     """One concrete config drawn from ``space`` (first grid point), for checks and the dry run."""
-    from ray.tune.search.variant_generator import generate_variants
+    from pytorch_hyperlight.search.tune_internals import generate_variants
 
     unresolved = {"config": copy.deepcopy(dict(space))}
     _, resolved = next(iter(generate_variants(unresolved, random_state=seed)))
