@@ -23,8 +23,9 @@ class RunContext:
         experiment_id: the Runner's experiment id, or None.
         is_debug: a fast smoke run: few epochs and few batches, everything else unchanged.
         pl_callbacks: the user's Lightning callbacks; use :meth:`fresh_callbacks` per training run.
-        pl_loggers: the user's Lightning loggers; use :meth:`fresh_loggers` per training run (or
-            :meth:`logger_specs` to send them to Ray workers).
+        pl_loggers: the user's Lightning loggers; a training run builds fresh ones from them
+            (:func:`pytorch_hyperlight.trial.loggers.fresh_loggers`, or
+            :func:`~pytorch_hyperlight.trial.loggers.logger_specs` to send them to Ray workers).
         log2wandb: also log to Weights & Biases (:mod:`pytorch_hyperlight.integrations.wandb`).
         config_record: the config the run came from (command line, hydra-zen), saved into the run
             directory; None for runs started from Python dicts.
@@ -43,18 +44,3 @@ class RunContext:
     def fresh_callbacks(self) -> list[Any]:
         """Deep copies of the user's callbacks, so no state leaks between runs or into the caller."""
         return [copy.deepcopy(callback) for callback in self.pl_callbacks]
-
-    def fresh_loggers(self, log_root: Path | None = None) -> list[Any]:
-        """New loggers made from the user's, one set per training run (the user's stay unused).
-
-        CSV and TensorBoard loggers write below ``log_root`` (default: this run's directory).
-        """
-        from pytorch_hyperlight.trial.loggers import build_loggers
-
-        return build_loggers(self.logger_specs(), log_root or self.run_dir)
-
-    def logger_specs(self) -> tuple[Any, ...]:
-        """The user's loggers as picklable :class:`~pytorch_hyperlight.trial.loggers.LoggerSpec`."""
-        from pytorch_hyperlight.trial.loggers import logger_specs
-
-        return logger_specs(self.pl_loggers)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from pytorch_hyperlight.errors import ConfigError
-from pytorch_hyperlight.metrics.trial_metrics import EPOCH, METRIC_PREFIXES
+from pytorch_hyperlight.metrics.columns import EPOCH, METRIC_PREFIXES
 
 # A number written with 4 significant digits takes at most 10 characters ('-1.234e-05').
 _NUMBER_WIDTH = 10

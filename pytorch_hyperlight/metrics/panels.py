@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
+from pytorch_hyperlight.metrics.columns import EPOCH, METRIC_PREFIXES, STAGE
 from pytorch_hyperlight.metrics.figures import (
     add_legend,
     add_title,
@@ -25,7 +26,6 @@ from pytorch_hyperlight.metrics.figures import (
     integer_xaxis,
     new_figure,
 )
-from pytorch_hyperlight.metrics.trial_metrics import EPOCH, METRIC_PREFIXES, STAGE
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

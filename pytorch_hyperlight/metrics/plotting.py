@@ -21,18 +21,14 @@ import pandas as pd
 
 from pytorch_hyperlight.errors import MetricError
 from pytorch_hyperlight.metrics import panels
+from pytorch_hyperlight.metrics.columns import EPOCH, RUN, STAGE, canonical_frame
 from pytorch_hyperlight.metrics.panels import STAGE_PREFIX, base_name
-from pytorch_hyperlight.metrics.trial_metrics import (
-    EPOCH,
-    RUN,
-    STAGE,
-    TrialMetrics,
-    canonical_frame,
-)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from pytorch_hyperlight.metrics.trial_metrics import TrialMetrics
 
 __all__ = ["base_name", "plot_runs_comparison", "plot_trial_metrics", "run_title"]
 
@@ -78,9 +74,12 @@ def _resolve(requested: Sequence[str] | None, available: Sequence[str]) -> list[
 
 
 def _frame(metrics: TrialMetrics | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(metrics, TrialMetrics):
-        return metrics.df
-    return canonical_frame(metrics)
+    """The canonical frame of a DataFrame, or a TrialMetrics' own (read as ``.df``: this module
+    sits below :mod:`~pytorch_hyperlight.metrics.trial_metrics`, whose ``plot`` calls it)."""
+    if isinstance(metrics, pd.DataFrame):
+        return canonical_frame(metrics)
+    frame = getattr(metrics, "df", None)  # a TrialMetrics: canonical already
+    return frame if isinstance(frame, pd.DataFrame) else canonical_frame(metrics)
 
 
 def _metric_columns(frame: pd.DataFrame) -> list[str]:

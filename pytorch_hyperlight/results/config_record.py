@@ -35,7 +35,7 @@ from typing import Any
 
 from pytorch_hyperlight import files
 from pytorch_hyperlight.results import run_dir as run_dirs
-from pytorch_hyperlight.search.space import VARIANT_KEY
+from pytorch_hyperlight.trial.variants import VARIANT_KEY
 
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"

@@ -35,9 +35,9 @@ class LoadedRun(RunResult):
 
         See :mod:`pytorch_hyperlight.results.report`; useful for runs made before the page existed.
         """
-        from pytorch_hyperlight.results.report import write_report
+        from pytorch_hyperlight.results.report_page import write_report_page
 
-        return write_report(self["run_dir"])
+        return write_report_page(load_run(self["run_dir"]))
 
 
 def load_run(run_dir: str | os.PathLike[str], lmodule_class: type | None = None) -> LoadedRun:

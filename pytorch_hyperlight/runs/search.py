@@ -39,6 +39,7 @@ from pytorch_hyperlight.search.space import (
     with_sweep_strings,
 )
 from pytorch_hyperlight.settings import Settings
+from pytorch_hyperlight.trial.loggers import logger_specs
 
 BEST_CHECKPOINT_FILE = "best.ckpt"
 
@@ -80,7 +81,7 @@ def _search(plan: SearchPlan, context: RunContext, resume: bool, wandb_options: 
             settings,
             constants=plan.constants,
             user_callbacks=plan.user_callbacks,
-            user_loggers=context.logger_specs(),
+            user_loggers=logger_specs(context.pl_loggers),
             wandb_options=wandb_options,
         )
         if resume:

@@ -41,6 +41,7 @@ from pytorch_hyperlight.trial.fit import (
     require_checkpoint,
 )
 from pytorch_hyperlight.trial.lightning import namespace_of
+from pytorch_hyperlight.trial.loggers import fresh_loggers
 from pytorch_hyperlight.trial.prepare import prepare_trial
 
 
@@ -92,7 +93,7 @@ def run_single_trial(
                 checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
                 extra_callbacks=_progress_bar(lmodule_class, settings.verbose, user_callbacks),
                 user_callbacks=user_callbacks,
-                loggers=[*context.fresh_loggers(), *wandb_loggers],
+                loggers=[*fresh_loggers(context.pl_loggers, context.run_dir), *wandb_loggers],
                 epoch_display=display,
                 loaders=loaders,
             )

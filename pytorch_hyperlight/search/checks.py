@@ -159,6 +159,7 @@ def _metrics_to_show(settings: Settings, metric: str, logged: Sequence[str]) -> 
 
 def _prepare_code(spec: Any, callbacks: tuple[Any, ...], context: RunContext) -> None:
     from pytorch_hyperlight.search.trainable import prepare_for_workers
+    from pytorch_hyperlight.trial.loggers import logger_specs
 
     code = [spec.lmodule_class, spec.configure_dataloaders, *callbacks, *context.pl_loggers]
-    prepare_for_workers((spec, callbacks, context.logger_specs()), code)
+    prepare_for_workers((spec, callbacks, logger_specs(context.pl_loggers)), code)

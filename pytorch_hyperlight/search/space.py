@@ -22,16 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytorch_hyperlight.errors import ConfigError
+from pytorch_hyperlight.trial.variants import VARIANT_KEY as VARIANT_KEY  # re-exported
+from pytorch_hyperlight.trial.variants import VARIANTS_KEY as VARIANTS_KEY
+from pytorch_hyperlight.trial.variants import resolve_variant as resolve_variant
 
 #: Searchers and what they accept.
 SEARCHERS = ("hyperopt", "random", "grid")
-
-#: A searched choice between named variants of the config: the chosen variant's values are merged
-#: into the trial's config. The command line uses it for a sweep over a config group
-#: (``model=mlp,cnn``), whose options differ in several keys at once.
-VARIANT_KEY = "config_variant"
-#: The constant holding every variant's values by name (a dict of dicts).
-VARIANTS_KEY = "config_variants"
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class PreparedSpace:
 
 def _split(space: Mapping[str, Any]) -> tuple[list[tuple[tuple, Any]], list[tuple[tuple, Any]]]:
     """``(domain_vars, grid_vars)`` as ``[(path, Domain)]`` (Ray's own parser)."""
-    from ray.tune.search.variant_generator import parse_spec_vars
+    from pytorch_hyperlight.search.tune_internals import parse_spec_vars
 
     _, domain_vars, grid_vars = parse_spec_vars(dict(space))
     return list(domain_vars), list(grid_vars)
@@ -79,7 +75,7 @@ def _check_mapping(space: Any) -> None:
 
 def describe_domain(domain: Any) -> dict[str, Any]:
     """One Ray Tune domain as a JSON-friendly dict, e.g. ``{"type": "uniform", "lower": 0, "upper": 1}``."""
-    from ray.tune.search.sample import (
+    from pytorch_hyperlight.search.tune_internals import (
         Categorical,
         Float,
         Function,
@@ -217,7 +213,7 @@ def domain_text(domain: Any) -> str:
 
 def _check_whole_number_keys(space: Mapping[str, Any]) -> None:
     """``max_epochs`` and ``batch_size`` searched with a float domain: name the domain written."""
-    from ray.tune.search.sample import Float
+    from pytorch_hyperlight.search.tune_internals import Float
 
     for key in ("max_epochs", "batch_size"):
         value = space.get(key)
@@ -231,7 +227,7 @@ def _check_whole_number_keys(space: Mapping[str, Any]) -> None:
 
 
 def _check_hyperopt(domain_vars: list[tuple[tuple, Any]]) -> None:
-    from ray.tune.search.sample import Function
+    from pytorch_hyperlight.search.tune_internals import Function
 
     functions = [_path_name(path) for path, domain in domain_vars if isinstance(domain, Function)]
     if functions:
@@ -243,7 +239,8 @@ def _check_hyperopt(domain_vars: list[tuple[tuple, Any]]) -> None:
 
 def _grid_to_choice(space: dict[str, Any], grid_vars: list[tuple[tuple, Any]]) -> dict[str, Any]:
     from ray import tune
-    from ray.tune.search.variant_generator import assign_value
+
+    from pytorch_hyperlight.search.tune_internals import assign_value
 
     for path, domain in grid_vars:
         assign_value(space, path, tune.choice(list(domain.categories)))
@@ -270,39 +267,6 @@ def with_sweep_strings(space: Mapping[str, Any]) -> dict[str, Any]:
     return translate_sweep_strings(space)
 
 
-def _merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(dict(base))
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = _merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
-
-
-def resolve_variant(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A trial's config with its chosen variant merged in (a new dict; a copy without variants).
-
-    The trial's own values win over the variant's; nested dicts are merged key by key.
-
-    >>> resolve_variant({"lr": 0.1, "net": {"width": 8}, "config_variant": "cnn",
-    ...                  "config_variants": {"mlp": {"net": {"kind": "mlp"}},
-    ...                                      "cnn": {"net": {"kind": "cnn", "width": 4}}}})
-    {'net': {'kind': 'cnn', 'width': 8}, 'lr': 0.1}
-    """
-    values = dict(config)
-    if VARIANT_KEY not in values:
-        return copy.deepcopy(values)
-    name = values.pop(VARIANT_KEY)
-    variants = values.pop(VARIANTS_KEY, None)
-    if not isinstance(variants, Mapping) or name not in variants:
-        known = sorted(variants) if isinstance(variants, Mapping) else []
-        raise ConfigError(
-            f"{VARIANT_KEY}={name!r} names no variant in {VARIANTS_KEY} (known: {known})."
-        )
-    return _merged(variants[name], values)
-
-
 def constants_of(space: Mapping[str, Any]) -> dict[str, Any]:
     """The top-level keys whose values hold no search domain (copied).
 
@@ -325,7 +289,7 @@ def default_epoch_upper_limit(space: Mapping[str, Any]) -> int:
     Raises:
         ConfigError: ``max_epochs`` is missing or its largest value cannot be known.
     """
-    from ray.tune.search.sample import Categorical, Domain, Integer, Quantized
+    from pytorch_hyperlight.search.tune_internals import Categorical, Domain, Integer, Quantized
 
     if "max_epochs" not in space and isinstance(space.get(VARIANTS_KEY), Mapping):
         variants = space[VARIANTS_KEY].values()
@@ -359,7 +323,7 @@ def default_epoch_upper_limit(space: Mapping[str, Any]) -> int:
 
 def sample_config(space: Mapping[str, Any], seed: int | None = 0) -> dict[str, Any]:
     """One concrete config drawn from ``space`` (first grid point), for checks and the dry run."""
-    from ray.tune.search.variant_generator import generate_variants
+    from pytorch_hyperlight.search.tune_internals import generate_variants
 
     unresolved = {"config": copy.deepcopy(dict(space))}
     _, resolved = next(iter(generate_variants(unresolved, random_state=seed)))

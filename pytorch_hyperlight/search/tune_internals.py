@@ -1,13 +1,36 @@
-"""The one place that reaches into Ray Tune's private attributes and state formats.
+"""The one place that reaches into Ray Tune's private attributes, state formats and developer APIs.
 
-Everything else in the package uses Ray's public API. Each function here names what it relies on;
-``tests/test_tune_internals.py`` checks each against the installed Ray, so a Ray upgrade that changes
-one of them fails there, loudly, instead of silently breaking resume or the results tables.
+Everything else in the package uses Ray's public API (``ray.tune``, ``ray.tune.search``,
+``ray.tune.schedulers``, ...). What is here is either private (an underscore attribute, the keys of
+an object's saved state) or a developer API: ``ray.tune.search.sample`` (the classes behind
+``tune.uniform``, ``tune.choice``, ...) and ``ray.tune.search.variant_generator`` (Tune's own parser
+and sampler of a search space), marked ``@DeveloperAPI`` in Ray, "may change across minor
+releases". Each name here says what it relies on; ``tests/search/test_tune_internals.py`` checks
+each against the installed Ray, so a Ray upgrade that changes one of them fails there, loudly,
+instead of silently breaking resume, the search-space checks or the results tables.
+
+The search-space names are imported from here (``from pytorch_hyperlight.search.tune_internals
+import Float``); Ray is imported only when one is first asked for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+#: Ray Tune's domain and sampler classes used to read a search space (``ray.tune.search.sample``).
+SAMPLE_CLASSES = (
+    "Categorical",
+    "Domain",
+    "Float",
+    "Function",
+    "Integer",
+    "LogUniform",
+    "Normal",
+    "Quantized",
+)
+#: Tune's search-space parser and sampler (``ray.tune.search.variant_generator``).
+VARIANT_FUNCTIONS = ("assign_value", "generate_variants", "parse_spec_vars")
 
 #: Keys of ``SearchGenerator.get_state()`` that resume changes to run more trials.
 _TOTAL_SAMPLES = "total_samples"
@@ -44,3 +67,31 @@ def set_sample_limit(search_algorithm: Any, n_trials: int) -> None:
 def sample_limit(search_algorithm: Any) -> int:
     """The number of trials a ``SearchGenerator`` creates in all."""
     return int(search_algorithm.get_state()[_TOTAL_SAMPLES])
+
+
+def replace_restored_callbacks(tuner: Any, callbacks: Sequence[Any]) -> None:
+    """Give a Tuner returned by ``Tuner.restore`` the callbacks its resumed run will call.
+
+    The restored ``RunConfig`` holds the callbacks of the process that started the search (pickled
+    into ``tuner.pkl``): dead progress views and a scheduler-state keeper bound to objects that no
+    longer run. Ray 2.60 offers no public means to replace them: ``Tuner.restore`` takes ``path``,
+    ``trainable``, ``resume_unfinished``, ``resume_errored``, ``restart_errored``, ``param_space``
+    and ``storage_filesystem``, no run config or callbacks, and ``Tuner`` has no setter. So the
+    live callbacks are written into the restored ``RunConfig`` (:func:`restored_configs`), which is
+    the object ``fit`` reads them from.
+    """
+    _, run_config = restored_configs(tuner)
+    run_config.callbacks = list(callbacks)
+
+
+def __getattr__(name: str) -> Any:
+    """``SAMPLE_CLASSES`` and ``VARIANT_FUNCTIONS``, from Ray on first use."""
+    if name in SAMPLE_CLASSES:
+        from ray.tune.search import sample
+
+        return getattr(sample, name)
+    if name in VARIANT_FUNCTIONS:
+        from ray.tune.search import variant_generator
+
+        return getattr(variant_generator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

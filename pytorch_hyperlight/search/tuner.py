@@ -105,7 +105,7 @@ def build_searcher(settings: Settings, n_trials: int, max_concurrent_trials: int
             n_initial_points=default_n_initial_points(settings, n_trials),
             random_state_seed=settings.seed,
         )
-    from ray.tune.search.basic_variant import BasicVariantGenerator
+    from ray.tune.search import BasicVariantGenerator
 
     # TuneConfig(max_concurrent_trials) is ignored for this generator: it takes its own limit.
     return BasicVariantGenerator(random_state=settings.seed, max_concurrent=max_concurrent_trials)
@@ -254,14 +254,14 @@ def restore_tuner(
         resume_unfinished=True,
         resume_errored=True,
     )
-    tune_config, run_config = tune_internals.restored_configs(tuner)
+    tune_config, _ = tune_internals.restored_configs(tuner)
     _check_resumable_samples(experiment_path, tune_config, n_trials=n_trials, n_samples=n_samples)
     keeper = SearchStateKeeper(
         tune_config.scheduler, tune_config.search_alg, n_trials, resuming=True
     )
     # The restored RunConfig still holds the old process's callbacks: put live ones in their place,
     # the keeper first as when the search started.
-    run_config.callbacks = [keeper, *callbacks]
+    tune_internals.replace_restored_callbacks(tuner, [keeper, *callbacks])
     return tuner
 
 

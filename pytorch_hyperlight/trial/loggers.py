@@ -129,6 +129,11 @@ def build_loggers(specs: Iterable[LoggerSpec], log_root: Path) -> list[Any]:
     return [spec.build(Path(log_root)) for spec in specs]
 
 
+def fresh_loggers(loggers: Iterable[Any], log_root: Path) -> list[Any]:
+    """New loggers made from the user's ``loggers`` (left unused), writing below ``log_root``."""
+    return build_loggers(logger_specs(loggers), log_root)
+
+
 def _redirect(logger: Any, log_root: Path) -> None:
     """Point a fresh CSV/TensorBoard logger's save_dir into ``log_root`` (local filesystem)."""
     from lightning.fabric.utilities.cloud_io import get_filesystem
