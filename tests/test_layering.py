@@ -264,7 +264,7 @@ def test_the_import_graph_is_found() -> None:
     assert (f"{PACKAGE}.runner", f"{PACKAGE}.settings") in edges  # module top
     assert (f"{PACKAGE}.runner", f"{PACKAGE}.runs.single_trial") in edges  # in a function
     assert (
-        f"{PACKAGE}.results.run_dir",
+        f"{PACKAGE}.results.config_record",
         f"{PACKAGE}.files",
     ) in edges  # from pytorch_hyperlight import files
 
