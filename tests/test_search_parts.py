@@ -381,3 +381,9 @@ def test_search_closes_with_one_message_in_the_trials_table_words(capsys, tmp_pa
         f"results in {tmp_path}",
     ]
     assert sum(line.startswith("search") for line in out) == 1  # no "search finished" line
+
+
+def test_silent_view_does_no_work_per_result() -> None:
+    view = SearchProgress("val_acc", "max", 2, verbose=0, notebook=False)
+    run_events(view)
+    assert view._reports == {} and view._finished == {} and view.best is None
