@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import re
 import subprocess
@@ -387,3 +388,22 @@ def test_silent_view_does_no_work_per_result() -> None:
     view = SearchProgress("val_acc", "max", 2, verbose=0, notebook=False)
     run_events(view)
     assert view._reports == {} and view._finished == {} and view.best is None
+
+
+def test_tune_adds_none_of_its_loggers_while_a_search_runs_and_the_setting_is_put_back(
+    monkeypatch,
+) -> None:
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    assert [type(c) for c in tuner.result_loggers()] == [CSVLoggerCallback, JsonLoggerCallback]
+    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)
+
+    class FakeTuner:
+        def fit(self) -> str | None:
+            return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
+
+    assert tuner.fit(FakeTuner(), verbose=0) == "1"
+    assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
+    monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")  # the user's own value
+    tuner.fit(FakeTuner(), verbose=0)
+    assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -155,6 +156,24 @@ def build_search_algorithm(settings: Settings, n_trials: int, max_concurrent_tri
     return searcher
 
 
+#: Tune adds its CSV, JSON and TensorBoard loggers unless this is "1" (``ray/tune/utils/callback.py``,
+#: ``_create_default_callbacks``, read when ``Tuner.fit`` starts).
+_AUTO_LOGGERS_OFF = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+
+
+def result_loggers() -> list[Any]:
+    """Tune's per-trial result files that something reads, as explicit callbacks.
+
+    ``result.json`` is what ``Result.metrics_dataframe`` and ``ExperimentAnalysis`` read (and the
+    progress view of a resumed search); ``progress.csv`` is their fallback and the file users open.
+    Tune's TensorBoard files are left out: nothing reads them, and writing them took about a third
+    of the driver's result processing (:func:`fit` stops Tune from adding them).
+    """
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    return [CSVLoggerCallback(), JsonLoggerCallback()]
+
+
 def build_tuner(
     trainable: Any,
     param_space: Mapping[str, Any],
@@ -178,7 +197,8 @@ def build_tuner(
         max_concurrent_trials: trials at once.
         epoch_upper_limit: ASHA's ``max_t``.
         storage_path: the run directory.
-        callbacks: Tune callbacks running in this process (the progress view).
+        callbacks: Tune callbacks running in this process (the progress view); Tune's result
+            files come from :func:`result_loggers`.
     """
     from ray import tune
 
@@ -201,7 +221,11 @@ def build_tuner(
         storage_path=str(storage_path),
         verbose=2 if settings.verbose >= 2 else 0,
         # The keeper comes first: Tune matches saved callback states to callbacks by position.
-        callbacks=[SearchStateKeeper(scheduler, search_algorithm, n_trials), *callbacks],
+        callbacks=[
+            SearchStateKeeper(scheduler, search_algorithm, n_trials),
+            *callbacks,
+            *result_loggers(),
+        ],
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=settings.n_checkpoints_to_keep,
             checkpoint_score_attribute=metric,
@@ -258,7 +282,7 @@ def restore_tuner(
     )
     # The restored RunConfig still holds the old process's callbacks: put live ones in their place,
     # the keeper first as when the search started.
-    run_config.callbacks = [keeper, *callbacks]
+    run_config.callbacks = [keeper, *callbacks, *result_loggers()]
     return tuner
 
 
@@ -330,9 +354,27 @@ def _quiet_ray(verbose: int) -> Iterator[None]:
             logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def _no_auto_loggers() -> Iterator[None]:
+    """Tune adds none of its loggers: the Tuner has :func:`result_loggers` (no TensorBoard files)."""
+    previous = os.environ.get(_AUTO_LOGGERS_OFF)
+    os.environ[_AUTO_LOGGERS_OFF] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_AUTO_LOGGERS_OFF, None)
+        else:
+            os.environ[_AUTO_LOGGERS_OFF] = previous
+
+
 def fit(tuner: Any, verbose: int) -> Any:
-    """``tuner.fit()`` quietly, leaving the process's signal handlers as they were."""
-    with _handlers_restored(), _quiet_ray(verbose):
+    """``tuner.fit()`` quietly, leaving the process's signal handlers as they were.
+
+    The Tuner comes from :func:`build_tuner` or :func:`restore_tuner`, which give it the result
+    files that are read (:func:`result_loggers`); Tune adds no other logger meanwhile.
+    """
+    with _handlers_restored(), _quiet_ray(verbose), _no_auto_loggers():
         return tuner.fit()
 
 
