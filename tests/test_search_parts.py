@@ -60,6 +60,12 @@ def test_hyperopt_starts_with_half_the_trials_random_unless_set() -> None:
     assert tuner.default_n_initial_points(Settings(hyperopt_n_initial_points=3), 10) == 3
 
 
+def test_hyperopt_random_start_stops_at_ten_trials_in_a_large_search() -> None:
+    assert tuner.default_n_initial_points(Settings(), 20) == 10
+    assert tuner.default_n_initial_points(Settings(), 100) == 10  # TPE gets the other 90
+    assert tuner.default_n_initial_points(Settings(hyperopt_n_initial_points=30), 100) == 30
+
+
 def test_build_searcher_is_seeded_and_limits_the_basic_generator() -> None:
     from ray.tune.search.basic_variant import BasicVariantGenerator
     from ray.tune.search.hyperopt import HyperOptSearch
