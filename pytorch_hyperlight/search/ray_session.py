@@ -165,15 +165,12 @@ def ray_session(ray_address: str | None, *, verbose: int = 1) -> Iterator[RaySes
         from pytorch_hyperlight.search.reaper import start_watchdog
 
         watchdog = start_watchdog()
-        from pytorch_hyperlight.search.worker_setup import preload_system_config
-
         try:
             with watchdog.tagging() if watchdog else contextlib.nullcontext():
                 ray.init(
                     address="local",
                     include_dashboard=False,
                     _node_ip_address="127.0.0.1",
-                    _system_config=preload_system_config(),  # trial processes import torch early
                     **init_kwargs,
                 )
         except BaseException:
