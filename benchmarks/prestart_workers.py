@@ -9,9 +9,10 @@ Tuner's set-up), then two actors of one CPU each (as Tune places trials) import
 ``lightning.pytorch``. Printed per run: seconds from the start to both actors ready, whether their
 processes had preloaded it, and the worker processes' count and CPU seconds.
 
-In the search itself (``vs_optuna.py --sides ours``) the preload made the first epoch *later*:
-Tune's trial actors are placed in new worker processes, not in the pre-started ones, so these
-import the libraries for nothing while the trials' processes import them too (docs/benchmarks.md).
+In the search itself (``vs_optuna.py --sides ours``) the preload made the first epoch *later* in
+four alternated pairs: there four worker processes start, two of them at ``Tuner.fit``, and with
+the preload all four import the libraries at once on two cores (docs/benchmarks.md, "Changes
+made, measured").
 
     python benchmarks/prestart_workers.py --rounds 2
 """
