@@ -131,7 +131,8 @@ class Settings:
     )
     searcher: str = _setting("hyperopt", "search: 'hyperopt', 'random' or 'grid'.")
     hyperopt_n_initial_points: int | None = _setting(
-        None, "search: random trials before HyperOpt's TPE starts; None: half of n_samples."
+        None,
+        "search: random trials before HyperOpt's TPE starts; None: half of n_samples, at most 10.",
     )
     scheduler: str = _setting("asha", "search: 'asha' (early stopping of bad trials) or 'fifo'.")
     max_concurrent_trials: int | None = _setting(

@@ -336,3 +336,15 @@ def test_every_benchmark_runs_in_quick_mode_and_renders_into_the_page(tmp_path: 
     assert "--quick: sizes too small to mean anything" in rewritten
     assert _untracked_paths() - before == set(), "the benchmarks left files in the repository"
     assert (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8") == original
+
+
+def test_result_processing_runs_in_quick_mode_on_made_up_records() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "result_processing.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("result processing of 5 trials (up to 3 epochs): median ")

@@ -274,6 +274,20 @@ def test_run_directory_holds_every_result_file(seed_search) -> None:
     assert set(load_run(run_dir)) == set(result) - set(LIVE_ONLY_KEYS)
 
 
+def test_tune_writes_the_result_files_that_are_read_and_no_tensorboard_files(seed_search) -> None:
+    """Each trial's result.json and progress.csv; Tune's own TensorBoard files are not written."""
+    result = seed_search["result"]
+    trial_dirs = sorted((result["run_dir"] / "tune").glob("trial_*"))
+    assert len(trial_dirs) == len(result["trials"])
+    for trial_dir in trial_dirs:
+        assert (trial_dir / "result.json").stat().st_size > 0
+        assert (trial_dir / "progress.csv").stat().st_size > 0
+        assert not list(trial_dir.glob("events.out.tfevents.*"))
+    frame = result["result_grid"][0].metrics_dataframe
+    assert frame is not None and "epoch" in frame.columns and len(frame) >= 1
+    assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ  # set only while Tune ran
+
+
 def test_search_does_not_change_the_callers_dicts(seed_search) -> None:
     space, tune_config = seed_search["space"], seed_search["tune_config"]
     given_space, given_config = seed_search["given"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import re
 import subprocess
@@ -57,6 +58,12 @@ def test_hyperopt_starts_with_half_the_trials_random_unless_set() -> None:
     assert tuner.default_n_initial_points(Settings(), 10) == 5
     assert tuner.default_n_initial_points(Settings(), 1) == 1
     assert tuner.default_n_initial_points(Settings(hyperopt_n_initial_points=3), 10) == 3
+
+
+def test_hyperopt_random_start_stops_at_ten_trials_in_a_large_search() -> None:
+    assert tuner.default_n_initial_points(Settings(), 20) == 10
+    assert tuner.default_n_initial_points(Settings(), 100) == 10  # TPE gets the other 90
+    assert tuner.default_n_initial_points(Settings(hyperopt_n_initial_points=30), 100) == 30
 
 
 def test_build_searcher_is_seeded_and_limits_the_basic_generator() -> None:
@@ -386,3 +393,28 @@ def test_search_closes_with_one_message_in_the_trials_table_words(capsys, tmp_pa
         f"results in {tmp_path}",
     ]
     assert sum(line.startswith("search") for line in out) == 1  # no "search finished" line
+
+
+def test_silent_view_does_no_work_per_result() -> None:
+    view = SearchProgress("val_acc", "max", 2, verbose=0, notebook=False)
+    run_events(view)
+    assert view._reports == {} and view._finished == {} and view.best is None
+
+
+def test_tune_adds_none_of_its_loggers_while_a_search_runs_and_the_setting_is_put_back(
+    monkeypatch,
+) -> None:
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    assert [type(c) for c in tuner.result_loggers()] == [CSVLoggerCallback, JsonLoggerCallback]
+    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)
+
+    class FakeTuner:
+        def fit(self) -> str | None:
+            return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
+
+    assert tuner.fit(FakeTuner(), verbose=0) == "1"
+    assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
+    monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")  # the user's own value
+    tuner.fit(FakeTuner(), verbose=0)
+    assert os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "0"

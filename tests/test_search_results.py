@@ -211,3 +211,16 @@ def test_flatten_config_joins_nested_keys_with_slashes() -> None:
         "b/c": 2,
         "b/d/e": 3,
     }
+
+
+def test_a_record_puts_its_reports_in_epoch_order_once_for_every_table() -> None:
+    rerun = record("a", [0.5, 0.9, 0.7])
+    rerun = TrialRecord("a", "TERMINATED", rerun.config, rerun.reports.iloc[[0, 1, 2, 1]])
+    assert rerun.epochs is rerun.epochs  # computed once, then shared
+    assert rerun.epochs["epoch"].tolist() == [0, 1, 2]
+    assert (
+        rerun.best("val_acc", "max") == (1, 0.9) == results.best_of(rerun.reports, "val_acc", "max")
+    )
+    assert rerun.best("val_acc", "min") == (0, 0.5)
+    row = results.trials_table([rerun], ["lr"], "val_acc", "max").iloc[0]
+    assert (row["epochs"], row["best_epoch"], row["metric_best"]) == (3, 1, 0.9)

@@ -97,7 +97,7 @@ def estimate_seconds_left(
 
 
 class SearchProgress(Callback):
-    """Shows finished trials, the best so far and the time left; quiet when ``verbose`` is 0.
+    """Shows finished trials, the best so far and the time left; does nothing when ``verbose`` is 0.
 
     Args:
         metric: the canonical metric being optimised.
@@ -142,6 +142,7 @@ class SearchProgress(Callback):
         self._clock = clock
         self._handle: Any = None
         self._rows: dict[str, dict[str, Any]] = {}
+        self._row_html: dict[str, str] = {}
         self._reports: dict[str, list[dict[str, Any]]] = {}
         self._order: dict[str, int] = {}
         self._finished: dict[str, TrialRecord] = {}
@@ -173,7 +174,7 @@ class SearchProgress(Callback):
         self._show_header()
 
     def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
-        if self._restored_counted:
+        if self._restored_counted or self.verbose < 1:
             return
         # A resumed search starts with the trials of the interrupted one: read what they reported.
         self._restored_counted = True
@@ -190,16 +191,18 @@ class SearchProgress(Callback):
             self._write(f"{done}; {self.best_text()}")
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        if self.verbose < 1:
+            return
         self._note_order(trials, trial)
         self._started.setdefault(trial.trial_id, self._clock())
 
     def on_trial_result(
         self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
     ) -> None:
-        self._note_order(trials, trial)
-        self._reports.setdefault(trial.trial_id, []).append(self._kept(result))
         if self.verbose < 1:
             return
+        self._note_order(trials, trial)
+        self._reports.setdefault(trial.trial_id, []).append(self._kept(result))
         self._update_row(trial, result, "running")
         if self._notebook:
             self._render_table()
@@ -212,10 +215,14 @@ class SearchProgress(Callback):
             )
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        if self.verbose < 1:
+            return
         self._note_order(trials, trial)
         self._finish(trial, TERMINATED, "")
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        if self.verbose < 1:
+            return
         self._note_order(trials, trial)
         error = trial.get_error() if hasattr(trial, "get_error") else None
         message = results.split_error(str(error))[0] if error is not None else ""
@@ -252,8 +259,8 @@ class SearchProgress(Callback):
     ) -> list[str]:
         """A finished trial: its outcome and time, its config, its error, the best if it changed."""
         count = f"[{len(self._finished):>{len(str(self.n_trials))}}/{self.n_trials}]"
-        epochs = len(results.epoch_reports(record.reports))
-        epoch, value = results.best_of(record.reports, self.metric, self.mode)
+        epochs = len(record.epochs)
+        epoch, value = record.best(self.metric, self.mode)
         reached = (
             f"{self.metric}={format_value(value)} (epoch {epoch})"
             if epoch is not None
@@ -305,8 +312,6 @@ class SearchProgress(Callback):
     def _finish(self, trial: Any, status: str, message: str) -> None:
         before = self.best
         record = self._record_finish(trial, status, None)
-        if self.verbose < 1:
-            return
         self._update_row(trial, trial.last_result or {}, results.outcome(record))
         if self._notebook:
             self._render_table()
@@ -327,14 +332,21 @@ class SearchProgress(Callback):
         row["epochs"] = 0 if epoch is None else int(epoch) + 1
         row.update({name: result.get(name) for name in self.metrics_to_show})
         self._rows[trial.trial_id] = row
+        if self._notebook:
+            self._row_html[trial.trial_id] = _html_row(row.values())
 
     def _render_table(self) -> None:
+        """The notebook table: its rows' HTML is kept, so an update re-renders only one row."""
         from IPython.display import HTML, display
 
-        frame = pd.DataFrame(list(self._rows.values())).set_index("trial")
         count = f"{len(self._finished)}/{self.n_trials} trials finished"
         caption = html.escape(f"{count}, {self.time_text()}; {self.best_text()}")
-        page = HTML(f"<b>{caption}</b>" + frame.to_html(float_format="{:.4g}".format, na_rep=""))
+        names = ["trial", "status", *self.searched, "epochs", *self.metrics_to_show]
+        header = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+        page = HTML(
+            f'<b>{caption}</b><table border="1" class="dataframe"><thead><tr>{header}</tr>'
+            f"</thead><tbody>{''.join(self._row_html.values())}</tbody></table>"
+        )
         if self._handle is None:
             self._handle = display(page, display_id=True)
         else:
@@ -353,6 +365,24 @@ class SearchProgress(Callback):
         stream = self._stream or sys.stdout
         stream.write(line + "\n")
         stream.flush()
+
+
+def _html_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _html_row(values: Iterable[Any]) -> str:
+    """``<tr><th>trial</th><td>...</td>...</tr>``: the first value heads the row, as its index.
+
+    >>> _html_row(["a1", "done", 0.000123456, None, 3])
+    '<tr><th>a1</th><td>done</td><td>0.0001235</td><td></td><td>3</td></tr>'
+    """
+    first, *rest = [_html_cell(value) for value in values]
+    return f"<tr><th>{first}</th>" + "".join(f"<td>{cell}</td>" for cell in rest) + "</tr>"
 
 
 def _fitted(parts: Sequence[str]) -> list[str]:

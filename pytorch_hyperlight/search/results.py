@@ -17,18 +17,30 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
 from pytorch_hyperlight.errors import SearchError
-from pytorch_hyperlight.metric_names import stage_of
 from pytorch_hyperlight.results.trials_table import TrialsTable, as_trials_table
 
-#: Keys the trainable reports besides the metrics (see :mod:`pytorch_hyperlight.search.trainable`).
-EPOCH = "epoch"
+# A trial's reports per epoch live in trial_reports; these names are part of this module's API too.
+from pytorch_hyperlight.search.trial_reports import (  # noqa: F401
+    EPOCH,
+    best_of,
+    best_of_values,
+    epoch_metric_values,
+    epoch_reports,
+    history_frame,
+    metric_by_epoch,
+    metric_columns,
+)
+
+#: Keys the trainable reports besides the metrics (see :mod:`pytorch_hyperlight.search.trainable`);
+#: ``EPOCH`` comes from :mod:`~pytorch_hyperlight.search.trial_reports`.
 MAX_EPOCHS = "max_epochs"
 SHOULD_STOP = "should_stop"
 EPOCH_STARTED_AT = "epoch_started_at"
@@ -65,7 +77,6 @@ TRAILING_COLUMNS = (
     "node",
 )
 _TRACEBACK_LINES = 30
-_STAGE_ORDER = {"train": 0, "val": 1}
 
 
 @dataclass(frozen=True)
@@ -90,67 +101,23 @@ class TrialRecord:
     traceback: str = ""
     checkpoints: tuple[tuple[str, Mapping[str, Any]], ...] = ()
 
+    @cached_property
+    def epochs(self) -> pd.DataFrame:
+        """The reports in epoch order, one per epoch (:func:`epoch_reports`), computed once.
 
-def metric_columns(columns: Iterable[str]) -> list[str]:
-    """The reported columns that are metrics (``train_*``, ``val_*``, ``test_*``).
+        The trials table, the histories, the best trial and the progress view all read it, so a
+        trial's reports are put in epoch order once, not once per use. Read-only.
+        """
+        return epoch_reports(self.reports)
 
-    >>> metric_columns(["epoch", "train_loss", "val_acc", "time_total_s", "config/lr"])
-    ['train_loss', 'val_acc']
-    """
-    return [str(c) for c in columns if stage_of(str(c)) is not None]
-
-
-def epoch_reports(reports: pd.DataFrame) -> pd.DataFrame:
-    """Reports in epoch order, one per epoch (the last one wins when an epoch was re-run)."""
-    if reports is None or reports.empty or EPOCH not in reports.columns:
-        return pd.DataFrame(columns=[EPOCH])
-    frame = reports.dropna(subset=[EPOCH]).copy()
-    frame[EPOCH] = frame[EPOCH].astype("int64")
-    frame = frame.drop_duplicates(subset=[EPOCH], keep="last")
-    return frame.sort_values(EPOCH, kind="stable").reset_index(drop=True)
-
-
-def history_frame(reports: pd.DataFrame) -> pd.DataFrame:
-    """A trial's epochs in TrialMetrics form: a ``train`` and a ``val`` row per epoch.
-
-    >>> reports = pd.DataFrame({"epoch": [0], "train_loss": [0.9], "val_acc": [0.5], "pid": [7]})
-    >>> history_frame(reports).to_dict("list")
-    {'stage': ['train', 'val'], 'epoch': [0, 0], 'train_loss': [0.9, nan], 'val_acc': [nan, 0.5]}
-    """
-    frame = epoch_reports(reports)
-    metrics = metric_columns(frame.columns)
-    rows: list[dict[str, Any]] = []
-    for _, report in frame.iterrows():
-        for stage in ("train", "val"):
-            values = {m: report[m] for m in metrics if stage_of(m) == stage}
-            if not values or all(pd.isna(v) for v in values.values()):
-                continue
-            rows.append({"stage": stage, EPOCH: int(report[EPOCH]), **values})
-    result = pd.DataFrame(rows, columns=["stage", EPOCH, *metrics])
-    result[metrics] = result[metrics].astype("float64")
-    return result
-
-
-def metric_by_epoch(reports: pd.DataFrame, metric: str) -> pd.Series:
-    """The metric's finite values indexed by epoch (empty when never reported)."""
-    frame = epoch_reports(reports)
-    if metric not in frame.columns:
-        return pd.Series(dtype="float64")
-    values = pd.to_numeric(frame[metric], errors="coerce")
-    values.index = frame[EPOCH]
-    return values[values.map(lambda v: isinstance(v, float) and math.isfinite(v))]
-
-
-def best_of(reports: pd.DataFrame, metric: str, mode: str) -> tuple[int | None, float]:
-    """``(epoch, value)`` of the metric's best value over all epochs; ``(None, nan)`` if none.
-
-    Ties go to the earliest epoch.
-    """
-    values = metric_by_epoch(reports, metric)
-    if values.empty:
-        return None, math.nan
-    epoch = values.idxmax() if mode == "max" else values.idxmin()
-    return int(epoch), float(values[epoch])
+    def best(self, metric: str, mode: str) -> tuple[int | None, float]:
+        """``(epoch, value)`` of the metric's best value (:func:`best_of`), computed once."""
+        # A frozen record with a memo: the dict lives in the instance, beside cached_property's.
+        memo = self.__dict__.setdefault("_best_memo", {})
+        if (metric, mode) not in memo:
+            memo[metric, mode] = best_of_values(epoch_metric_values(self.epochs, metric), mode)
+        result: tuple[int | None, float] = memo[metric, mode]
+        return result
 
 
 def _is_better(value: float, than: float, mode: str) -> bool:
@@ -187,7 +154,7 @@ def best_trial(records: Sequence[TrialRecord], metric: str, mode: str) -> BestTr
     """
     best: BestTrial | None = None
     for record in records:
-        epoch, value = best_of(record.reports, metric, mode)
+        epoch, value = record.best(metric, mode)
         if epoch is None:
             continue
         if best is None or _is_better(value, best.value, mode):
@@ -286,7 +253,7 @@ def stopped_early(record: TrialRecord) -> bool:
     """
     if record.status != TERMINATED:
         return False
-    frame = epoch_reports(record.reports)
+    frame = record.epochs
     if frame.empty:
         return False
     planned = _last(frame, MAX_EPOCHS)
@@ -343,8 +310,8 @@ def trials_table(
     rows = []
     for record in records:
         flat = flatten_config(record.config)
-        best_epoch, best_value = best_of(record.reports, metric, mode)
-        values = metric_by_epoch(record.reports, metric)
+        best_epoch, best_value = record.best(metric, mode)
+        values = epoch_metric_values(record.epochs, metric)
         training_time = _last(record.reports, TRAINING_TIME)
         row: dict[str, Any] = {"trial_id": record.trial_id, "status": outcome(record)}
         row.update({f"config/{name}": flat.get(name) for name in searched})
@@ -353,7 +320,7 @@ def trials_table(
                 "metric_best": best_value,
                 "metric_last": float(values.iloc[-1]) if not values.empty else math.nan,
                 "best_epoch": best_epoch,
-                "epochs": len(epoch_reports(record.reports)),
+                "epochs": len(record.epochs),
                 "stopped_early": stopped_early(record),
                 "error": record.error,
                 "training_time_s": math.nan if training_time is None else float(training_time),

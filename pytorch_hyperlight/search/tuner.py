@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -85,15 +86,22 @@ def concurrency_limit(
     return max(1, min(total, n_trials))
 
 
-def default_n_initial_points(settings: Settings, n_trials: int) -> int:
-    """HyperOpt's random start: the setting, else half of the trials (at least one).
+#: HyperOpt's random start when not set: half of the trials, at most this many (then TPE).
+MAX_DEFAULT_INITIAL_POINTS = 10
 
-    >>> default_n_initial_points(Settings(), 8)
-    4
+
+def default_n_initial_points(settings: Settings, n_trials: int) -> int:
+    """HyperOpt's random start: the setting, else half of the trials, between 1 and 10.
+
+    Above 20 trials a fixed random start of 10 leaves TPE more of the search; it came as close to
+    an exhaustive grid's best in fewer epochs (docs/benchmarks.md, "Proposed changes", #9).
+
+    >>> default_n_initial_points(Settings(), 8), default_n_initial_points(Settings(), 60)
+    (4, 10)
     """
     if settings.hyperopt_n_initial_points is not None:
         return settings.hyperopt_n_initial_points
-    return max(1, n_trials // 2)
+    return max(1, min(MAX_DEFAULT_INITIAL_POINTS, n_trials // 2))
 
 
 def build_searcher(settings: Settings, n_trials: int, max_concurrent_trials: int) -> Any:
@@ -155,6 +163,24 @@ def build_search_algorithm(settings: Settings, n_trials: int, max_concurrent_tri
     return searcher
 
 
+#: Tune adds its CSV, JSON and TensorBoard loggers unless this is "1" (``ray/tune/utils/callback.py``,
+#: ``_create_default_callbacks``, read when ``Tuner.fit`` starts).
+_AUTO_LOGGERS_OFF = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+
+
+def result_loggers() -> list[Any]:
+    """Tune's per-trial result files that something reads, as explicit callbacks.
+
+    ``result.json`` is what ``Result.metrics_dataframe`` and ``ExperimentAnalysis`` read (and the
+    progress view of a resumed search); ``progress.csv`` is their fallback and the file users open.
+    Tune's TensorBoard files are left out: nothing reads them, and writing them took about a third
+    of the driver's result processing (:func:`fit` stops Tune from adding them).
+    """
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    return [CSVLoggerCallback(), JsonLoggerCallback()]
+
+
 def build_tuner(
     trainable: Any,
     param_space: Mapping[str, Any],
@@ -178,7 +204,8 @@ def build_tuner(
         max_concurrent_trials: trials at once.
         epoch_upper_limit: ASHA's ``max_t``.
         storage_path: the run directory.
-        callbacks: Tune callbacks running in this process (the progress view).
+        callbacks: Tune callbacks running in this process (the progress view); Tune's result
+            files come from :func:`result_loggers`.
     """
     from ray import tune
 
@@ -202,7 +229,11 @@ def build_tuner(
         storage_path=str(storage_path),
         verbose=2 if settings.verbose >= 2 else 0,
         # The keeper comes first: Tune matches saved callback states to callbacks by position.
-        callbacks=[SearchStateKeeper(scheduler, search_algorithm, n_trials), *callbacks],
+        callbacks=[
+            SearchStateKeeper(scheduler, search_algorithm, n_trials),
+            *callbacks,
+            *result_loggers(),
+        ],
         # Ray keeps the n best-scored checkpoints plus the latest; the score ranks a checkpoint
         # kept for another reason than an improvement below the trial's best one (trainable.py).
         checkpoint_config=tune.CheckpointConfig(
@@ -261,7 +292,7 @@ def restore_tuner(
     )
     # The restored RunConfig still holds the old process's callbacks: put live ones in their place,
     # the keeper first as when the search started.
-    tune_internals.replace_restored_callbacks(tuner, [keeper, *callbacks])
+    tune_internals.replace_restored_callbacks(tuner, [keeper, *callbacks, *result_loggers()])
     return tuner
 
 
@@ -333,9 +364,27 @@ def _quiet_ray(verbose: int) -> Iterator[None]:
             logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def _no_auto_loggers() -> Iterator[None]:
+    """Tune adds none of its loggers: the Tuner has :func:`result_loggers` (no TensorBoard files)."""
+    previous = os.environ.get(_AUTO_LOGGERS_OFF)
+    os.environ[_AUTO_LOGGERS_OFF] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_AUTO_LOGGERS_OFF, None)
+        else:
+            os.environ[_AUTO_LOGGERS_OFF] = previous
+
+
 def fit(tuner: Any, verbose: int) -> Any:
-    """``tuner.fit()`` quietly, leaving the process's signal handlers as they were."""
-    with _handlers_restored(), _quiet_ray(verbose):
+    """``tuner.fit()`` quietly, leaving the process's signal handlers as they were.
+
+    The Tuner comes from :func:`build_tuner` or :func:`restore_tuner`, which give it the result
+    files that are read (:func:`result_loggers`); Tune adds no other logger meanwhile.
+    """
+    with _handlers_restored(), _quiet_ray(verbose), _no_auto_loggers():
         return tuner.fit()
 
 
