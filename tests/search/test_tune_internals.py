@@ -45,7 +45,14 @@ def test_a_restored_tuner_exposes_the_configs_it_will_run_with(tmp_path: Path) -
     assert (tune_config.metric, tune_config.mode, tune_config.num_samples) == ("val_acc", "max", 3)
     assert isinstance(tune_config.scheduler, ASHAScheduler)
     assert isinstance(tune_config.search_alg, SearchGenerator)
-    assert [type(c) for c in run_config.callbacks] == [SearchStateKeeper]
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    # the keeper first (Tune matches saved callback states by position), then the result files
+    assert [type(c) for c in run_config.callbacks] == [
+        SearchStateKeeper,
+        CSVLoggerCallback,
+        JsonLoggerCallback,
+    ]
     assert tuners.restored_objective(restored) == ("val_acc", "max")
 
 
