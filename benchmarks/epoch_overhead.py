@@ -71,8 +71,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     args = parser.parse_args()
     quiet()
-    if args.quick:
+    if args.quick:  # one run of each side: the first batch size only, one process each
         args.rounds, args.epochs, args.workers = 1, 2, 1
+        args.batch_sizes = args.batch_sizes.split(",")[0]
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     repeats = max(1, args.workers // len(batch_sizes))
     section = start_section(

@@ -87,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     if args.quick:
-        args.seeds, args.trials, args.epochs, args.workers = 1, 3, 3, 1
+        args.seeds, args.trials, args.epochs, args.workers = 1, 2, 2, 1
     section = start_section(
         "search_quality.py",
         f"epochs to within {args.tolerance * 100:g} points of a grid's best: grid of "

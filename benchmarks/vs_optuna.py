@@ -201,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     if args.quick:
-        args.seeds, args.trials, args.epochs = 1, 4, 3
+        args.seeds, args.trials, args.epochs = 1, 2, 2
     sides = [side for side in SIDES if side in args.sides.split(",")]
     section = start_section(
         "vs_optuna.py",

@@ -96,18 +96,25 @@ def test_run_multirun_over_seeds_and_a_saved_config_reproduces_the_run(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # its own Ray start in a subprocess: minutes on a busy 2-core machine
-def test_tune_sweeps_a_config_group_composing_each_trial_anew(results_dir: Path) -> None:
-    out = hyperlight(
-        "tune",
-        "--config-dir",
-        CONF,
-        "model=mlp,cnn",
-        "model.lr=tag(log, interval(1e-3,1e-1))",
-        "hyperlight.searcher=random",
-        "hyperlight.n_samples=1",
-        *FAST,
-    ).stdout
+@pytest.mark.ray
+def test_tune_sweeps_a_config_group_composing_each_trial_anew(
+    ray_cluster: object, results_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process, on the session's Ray (the subprocess tests above cover the entry point)."""
+    status = cli.main(
+        [
+            "tune",
+            "--config-dir",
+            CONF,
+            "model=mlp,cnn",
+            "model.lr=tag(log, interval(1e-3,1e-1))",
+            "hyperlight.searcher=random",
+            "hyperlight.n_samples=1",
+            *FAST,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0, out[-3000:]
     assert "best trial" in out and "tune/trial_<id>/config.yaml" in out
     (run_dir,) = run_dirs(results_dir)
     trials = pd.read_csv(run_dir / "trials.csv")

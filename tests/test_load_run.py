@@ -51,7 +51,7 @@ def reload_in_fresh_process(run_dir: Path) -> dict:
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        timeout=120,
+        timeout=600,  # a hang guard only: a busy machine starts processes slowly
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
