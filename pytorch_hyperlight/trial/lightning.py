@@ -355,7 +355,7 @@ def hparams_watched_class(lmodule_class: type, watch: Callable[[Any], Any]) -> t
     """A subclass of ``lmodule_class`` whose ``self.hparams`` mapping is handed to ``watch`` first.
 
     The one place that relies on how Lightning keeps hyper-parameters (pinned by
-    ``tests/test_hparam_reads.py``): ``hparams`` is a property of ``HyperparametersMixin`` that
+    ``tests/trial/test_hparam_reads.py``): ``hparams`` is a property of ``HyperparametersMixin`` that
     returns the one mutable mapping Lightning stores, and ``save_hyperparameters`` fills that mapping
     through the same property. So ``watch`` (:meth:`~pytorch_hyperlight.trial.hparam_reads.
     HparamReads.watch`, which makes the mapping record reads in place) sees the mapping before

@@ -11,7 +11,7 @@ redirected into the run's (or trial's) directory: their ``save_dir`` names a fol
 :func:`logger_dir_inside`); their ``name``, ``version`` and other options are kept.
 
 This is the one module that reads Lightning loggers' private attributes (``_root_dir``,
-``_save_dir``, ``_fs``, ``_experiment``); ``tests/test_loggers.py`` fails when Lightning renames them.
+``_save_dir``, ``_fs``, ``_experiment``); ``tests/trial/test_loggers.py`` fails when Lightning renames them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pytorch_hyperlight import Settings
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "user-guide" / "single-trial.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "single-trial.md"
 
 
 def _settings_table_keys() -> list[str]:

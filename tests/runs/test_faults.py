@@ -34,7 +34,7 @@ from tests.fault_models import (
 )
 from tests.process_checks import describe, gone, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # Several whole searches per test: far beyond the default per-test limit on a busy machine.
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(1500)]

@@ -15,7 +15,7 @@ from pytorch_hyperlight import RunDirError, Settings, TrialMetrics, files, load_
 from pytorch_hyperlight.results.run_record import result_keys
 from tests.results_fakes import write_run_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PLOT_NAMES = {
     "metrics",
     "learning_curves",

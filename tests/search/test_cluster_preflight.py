@@ -1,6 +1,6 @@
 """The cluster pre-flight's parts that need no cluster: what a node's probe finds, and the messages.
 
-The probe and the messages on a real two-node cluster are in ``tests/test_two_node_cluster.py``.
+The probe and the messages on a real two-node cluster are in ``tests/search/test_two_node_cluster.py``.
 """
 
 from __future__ import annotations

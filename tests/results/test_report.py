@@ -24,7 +24,7 @@ from pytorch_hyperlight.results.run_record import RunRecord
 from tests.models import TinyDigits, configure_dataloaders, tiny_config
 from tests.results_fakes import write_run_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Page(HTMLParser):

@@ -31,7 +31,7 @@ import pytest
 
 from tests.fault_models import read_events
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HEAD, WORKER, PORT = "127.0.0.2", "127.0.0.3", 6379
 RAY = str(Path(sys.executable).with_name("ray"))
 

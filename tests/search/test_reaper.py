@@ -17,7 +17,7 @@ import pytest
 from pytorch_hyperlight.search import reaper
 from tests.process_checks import gone, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.process_checks import describe, gone, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.slow,

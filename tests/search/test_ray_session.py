@@ -21,7 +21,7 @@ import pytest
 from pytorch_hyperlight.errors import ConfigError, RayConnectionError
 from pytorch_hyperlight.search import ray_session
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ from tests.conftest import _SESSION_TMP
 from tests.models import TinyDigits, configure_dataloaders, tiny_config
 from tests.wandb_files import OfflineRun, offline_runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {"metric_to_optimize": "val_acc", "metric_opt_mode": "max", "verbose": 0, "seed": 3}
 SEARCH = {**SETTINGS, "n_samples": 2, "cpu_per_trial": 1, "scheduler": "fifo"}
 # made-up 40-character keys; each appears nowhere but where a test puts it
