@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytorch_hyperlight.errors import ConfigError, RayConnectionError
+from pytorch_hyperlight.search import tune_internals
 
 #: Environment defaults for a quiet Ray that stays on loopback (see docs/user-guide/search.md).
 RAY_ENVIRONMENT: Mapping[str, str] = {
@@ -262,7 +263,7 @@ def _local_ray(ray: Any, init_kwargs: Mapping[str, Any]) -> bool:
                 ray.init(
                     address="local",
                     include_dashboard=False,
-                    _node_ip_address="127.0.0.1",
+                    **tune_internals.loopback_init_options(),
                     **init_kwargs,
                 )
         except BaseException:

@@ -1,4 +1,5 @@
-"""The one place that reaches into Ray Tune's private attributes, state formats and developer APIs.
+"""The one place that reaches into Ray's private arguments and Ray Tune's private attributes,
+state formats and developer APIs.
 
 Everything else in the package uses Ray's public API (``ray.tune``, ``ray.tune.search``,
 ``ray.tune.schedulers``, ...). What is here is either private (an underscore attribute, the keys of
@@ -35,6 +36,16 @@ VARIANT_FUNCTIONS = ("assign_value", "generate_variants", "parse_spec_vars")
 #: Keys of ``SearchGenerator.get_state()`` that resume changes to run more trials.
 _TOTAL_SAMPLES = "total_samples"
 _FINISHED = "finished"
+
+
+def loopback_init_options() -> dict[str, Any]:
+    """``ray.init`` options that make a library-started Ray listen on loopback only.
+
+    ``_node_ip_address`` is a private argument of ``ray.init`` (core Ray, not Tune): without it Ray
+    binds its node to the machine's outward address. No public argument does this in Ray 2.60
+    (``RAY_NODE_IP_ADDRESS`` is read by ``ray start``, not by ``ray.init``), so it lives here.
+    """
+    return {"_node_ip_address": "127.0.0.1"}
 
 
 def restored_configs(tuner: Any) -> tuple[Any, Any]:

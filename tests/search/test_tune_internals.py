@@ -147,6 +147,18 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         tune_internals.Uniform  # noqa: B018
 
 
+def test_ray_init_still_takes_the_private_loopback_argument() -> None:
+    """``ray.init(_node_ip_address=...)``: the private argument a library-started Ray listens with."""
+    import inspect
+
+    import ray
+
+    # ray.init takes its private arguments through **kwargs and pops them by name
+    source = inspect.getsource(ray.init)
+    for name in tune_internals.loopback_init_options():
+        assert f'kwargs.pop("{name}"' in source, f"ray.init no longer reads {name}"
+
+
 def test_no_other_module_reaches_into_ray_tune() -> None:
     """The adapter is the only module naming Ray Tune's private attributes or developer modules."""
     import re
@@ -155,7 +167,7 @@ def test_no_other_module_reaches_into_ray_tune() -> None:
 
     private = re.compile(
         r"(from|import) ray\.tune\.search\.(sample|variant_generator)\b|ray\._private|\._local_tuner|"
-        r"\._experiment_analysis|\._tune_config|\._run_config"
+        r"\._experiment_analysis|\._tune_config|\._run_config|\b_node_ip_address"
     )
     package = Path(pytorch_hyperlight.__file__).parent
     offenders = [
