@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,99 +276,66 @@ PRECISIONS: tuple[int | str, ...] = (
 )
 
 
+def _int_at_least(low: int, *, optional: bool = False) -> Callable[[Any], bool]:
+    return lambda value: (optional and value is None) or (_is_int(value) and value >= low)
+
+
+def _optional_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+#: Each setting's check and what it expects, in the order problems are listed.
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "metric_to_optimize": (
+        lambda v: isinstance(v, str) and bool(v),
+        "a metric name such as 'val_loss'",
+    ),
+    "metric_opt_mode": (lambda v: v in _MODES, "'min' or 'max'"),
+    "seed": (lambda v: v is None or _is_int(v), "an int or None"),
+    "ptl_early_stopping_patience": (_int_at_least(1, optional=True), "an int >= 1 or None"),
+    "ptl_early_stopping_grace_period": (_int_at_least(0, optional=True), "an int >= 0 or None"),
+    "gpus": (_int_at_least(-1), "-1, 0 or a positive int"),
+    "ptl_precision": (
+        lambda v: not isinstance(v, bool) and v in PRECISIONS,
+        "one of Lightning's precisions: " + ", ".join(repr(p) for p in PRECISIONS[:8]),
+    ),
+    "train_loader_name": (lambda v: isinstance(v, str), "a string"),
+    "val_loader_name": (_optional_str, "a string or None"),
+    "test_loader_name": (_optional_str, "a string or None"),
+    "results_dir": (_optional_str, "a string or None"),
+    "ray_address": (_optional_str, "a string or None"),
+    "batch_size_main": (_int_at_least(1, optional=True), "an int >= 1 or None"),
+    "cpu_per_trial": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "verbose": (lambda v: v in (0, 1, 2), "0, 1 or 2"),
+    "n_samples": (_int_at_least(1), "an int >= 1"),
+    "gpu_per_trial": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "grace_period": (_int_at_least(1, optional=True), "an int >= 1 or None"),
+    "epoch_upper_limit": (_int_at_least(1, optional=True), "an int >= 1 or None"),
+    "asha_reduction_factor": (lambda v: _is_number(v) and v > 1, "a number > 1"),
+    "n_checkpoints_to_keep": (_int_at_least(1), "an int >= 1"),
+    "checkpoint_every_s": (
+        lambda v: v is None or (_is_number(v) and 0 <= v < float("inf")),
+        "a number of seconds >= 0, or None",
+    ),
+    "ray_metrics_to_show": (
+        lambda v: v is None or all(isinstance(m, str) for m in v),
+        "a list of metric names or None",
+    ),
+    "searcher": (lambda v: v in _SEARCHERS, f"one of {_SEARCHERS}"),
+    "hyperopt_n_initial_points": (_int_at_least(1, optional=True), "an int >= 1 or None"),
+    "scheduler": (lambda v: v in _SCHEDULERS, f"one of {_SCHEDULERS}"),
+    "max_concurrent_trials": (_int_at_least(1, optional=True), "an int >= 1 or None"),
+    "max_failures": (_int_at_least(-1), "an int >= -1"),
+}
+
+
 def _check_values(settings: Settings) -> list[str]:
     """Every problem with the values, so the user can fix them all at once."""
     problems = []
-
-    def expect(name: str, ok: bool, expected: str) -> None:
-        if not ok:
-            problems.append(f"{name}: expected {expected}, got {getattr(settings, name)!r}")
-
-    s = settings
-    expect(
-        "metric_to_optimize",
-        isinstance(s.metric_to_optimize, str) and bool(s.metric_to_optimize),
-        "a metric name such as 'val_loss'",
-    )
-    expect("metric_opt_mode", s.metric_opt_mode in _MODES, "'min' or 'max'")
-    problems.extend(_direction_problems(s))
-    expect("seed", s.seed is None or _is_int(s.seed), "an int or None")
-    expect(
-        "ptl_early_stopping_patience",
-        s.ptl_early_stopping_patience is None
-        or (_is_int(s.ptl_early_stopping_patience) and s.ptl_early_stopping_patience >= 1),
-        "an int >= 1 or None",
-    )
-    expect(
-        "ptl_early_stopping_grace_period",
-        s.ptl_early_stopping_grace_period is None
-        or (_is_int(s.ptl_early_stopping_grace_period) and s.ptl_early_stopping_grace_period >= 0),
-        "an int >= 0 or None",
-    )
-    expect("gpus", _is_int(s.gpus) and s.gpus >= -1, "-1, 0 or a positive int")
-    expect(
-        "ptl_precision",
-        not isinstance(s.ptl_precision, bool) and s.ptl_precision in PRECISIONS,
-        "one of Lightning's precisions: " + ", ".join(repr(p) for p in PRECISIONS[:8]),
-    )
-    expect("train_loader_name", isinstance(s.train_loader_name, str), "a string")
-    for name in ("val_loader_name", "test_loader_name", "results_dir", "ray_address"):
-        expect(
-            name, getattr(s, name) is None or isinstance(getattr(s, name), str), "a string or None"
-        )
-    expect(
-        "batch_size_main",
-        s.batch_size_main is None or (_is_int(s.batch_size_main) and s.batch_size_main >= 1),
-        "an int >= 1 or None",
-    )
-    expect("cpu_per_trial", _is_number(s.cpu_per_trial) and s.cpu_per_trial > 0, "a number > 0")
-    expect("verbose", s.verbose in (0, 1, 2), "0, 1 or 2")
-    expect("n_samples", _is_int(s.n_samples) and s.n_samples >= 1, "an int >= 1")
-    expect("gpu_per_trial", _is_number(s.gpu_per_trial) and s.gpu_per_trial >= 0, "a number >= 0")
-    expect(
-        "grace_period",
-        s.grace_period is None or (_is_int(s.grace_period) and s.grace_period >= 1),
-        "an int >= 1 or None",
-    )
-    expect(
-        "epoch_upper_limit",
-        s.epoch_upper_limit is None or (_is_int(s.epoch_upper_limit) and s.epoch_upper_limit >= 1),
-        "an int >= 1 or None",
-    )
-    expect(
-        "asha_reduction_factor",
-        _is_number(s.asha_reduction_factor) and s.asha_reduction_factor > 1,
-        "a number > 1",
-    )
-    expect(
-        "n_checkpoints_to_keep",
-        _is_int(s.n_checkpoints_to_keep) and s.n_checkpoints_to_keep >= 1,
-        "an int >= 1",
-    )
-    expect(
-        "checkpoint_every_s",
-        s.checkpoint_every_s is None
-        or (_is_number(s.checkpoint_every_s) and 0 <= s.checkpoint_every_s < float("inf")),
-        "a number of seconds >= 0, or None",
-    )
-    expect(
-        "ray_metrics_to_show",
-        s.ray_metrics_to_show is None or all(isinstance(m, str) for m in s.ray_metrics_to_show),
-        "a list of metric names or None",
-    )
-    expect("searcher", s.searcher in _SEARCHERS, f"one of {_SEARCHERS}")
-    expect(
-        "hyperopt_n_initial_points",
-        s.hyperopt_n_initial_points is None
-        or (_is_int(s.hyperopt_n_initial_points) and s.hyperopt_n_initial_points >= 1),
-        "an int >= 1 or None",
-    )
-    expect("scheduler", s.scheduler in _SCHEDULERS, f"one of {_SCHEDULERS}")
-    expect(
-        "max_concurrent_trials",
-        s.max_concurrent_trials is None
-        or (_is_int(s.max_concurrent_trials) and s.max_concurrent_trials >= 1),
-        "an int >= 1 or None",
-    )
-    expect("max_failures", _is_int(s.max_failures) and s.max_failures >= -1, "an int >= -1")
+    for name, (check, expected) in _RULES.items():
+        value = getattr(settings, name)
+        if not check(value):
+            problems.append(f"{name}: expected {expected}, got {value!r}")
+        if name == "metric_opt_mode":
+            problems.extend(_direction_problems(settings))
     return problems

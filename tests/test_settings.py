@@ -88,3 +88,14 @@ def test_every_key_has_a_description() -> None:
 def test_wrong_container_type_is_an_error() -> None:
     with pytest.raises(ConfigError, match="must be a dict"):
         Settings.from_any(["metric_to_optimize"])  # type: ignore[arg-type]
+
+
+def test_every_setting_has_one_rule_that_checks_its_value() -> None:
+    """A new setting gets a rule in ``_RULES`` (``higher_is_better`` is checked with the metric)."""
+    import dataclasses
+
+    from pytorch_hyperlight import settings
+
+    names = {f.name for f in dataclasses.fields(settings.Settings)}
+    assert names - set(settings._RULES) == {"higher_is_better"}
+    assert set(settings._RULES) <= names

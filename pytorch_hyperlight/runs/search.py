@@ -47,7 +47,6 @@ BEST_CHECKPOINT_FILE = "best.ckpt"
 # --- the search ------------------------------------------------------------------------------------
 def _search(plan: SearchPlan, context: RunContext, resume: bool, wandb_options: Any) -> Any:
     from pytorch_hyperlight.search.preflight import ray_preflight
-    from pytorch_hyperlight.search.progress import SearchProgress
     from pytorch_hyperlight.search.trainable import make_trainable
     from pytorch_hyperlight.search.tuner import (
         TUNE_EXPERIMENT_NAME,
@@ -62,20 +61,7 @@ def _search(plan: SearchPlan, context: RunContext, resume: bool, wandb_options: 
     payload = (plan.spec, plan.constants, plan.user_callbacks)
     with ray_preflight(plan, context.run_dir, payload=payload) as preflight:
         concurrency = preflight.concurrency
-        progress = SearchProgress(
-            plan.metric,
-            settings.metric_opt_mode,
-            plan.n_trials,
-            searched=plan.space.searched,
-            metrics_to_show=plan.metrics_to_show,
-            verbose=settings.verbose,
-            header=(
-                f"{'resuming ' if resume else ''}search {context.run_name}: {plan.n_trials} trials, "
-                f"{settings.searcher} + {settings.scheduler}, {concurrency} at a time, optimising "
-                f"{plan.metric} ({settings.metric_opt_mode})\nresults in {context.run_dir}"
-            ),
-            concurrency=concurrency,
-        )
+        progress = _progress_view(plan, context, resume, concurrency)
         trainable = make_trainable(
             plan.spec,
             settings,
@@ -108,6 +94,27 @@ def _search(plan: SearchPlan, context: RunContext, resume: bool, wandb_options: 
         result_grid = fit(tuner, settings.verbose)
         unfinished = unfinished_trials(context.run_dir / TUNE_EXPERIMENT_NAME, plan.n_trials)
         return result_grid, search_results.records_from_result_grid(result_grid), unfinished
+
+
+def _progress_view(plan: SearchPlan, context: RunContext, resume: bool, concurrency: int) -> Any:
+    """The live progress view (a Tune callback), headed by what the search will do."""
+    from pytorch_hyperlight.search.progress import SearchProgress
+
+    settings = plan.settings
+    return SearchProgress(
+        plan.metric,
+        settings.metric_opt_mode,
+        plan.n_trials,
+        searched=plan.space.searched,
+        metrics_to_show=plan.metrics_to_show,
+        verbose=settings.verbose,
+        header=(
+            f"{'resuming ' if resume else ''}search {context.run_name}: {plan.n_trials} trials, "
+            f"{settings.searcher} + {settings.scheduler}, {concurrency} at a time, optimising "
+            f"{plan.metric} ({settings.metric_opt_mode})\nresults in {context.run_dir}"
+        ),
+        concurrency=concurrency,
+    )
 
 
 def _wandb_options(settings: Settings, context: RunContext) -> Any:

@@ -69,8 +69,6 @@ def run_single_trial(
         ConfigError, DataLoaderError, MetricError: bad input, before any training.
         NonFiniteMetricError: the loss or the metric became NaN/infinite during training.
     """
-    from pytorch_hyperlight.metrics.console import make_epoch_display
-
     prepared = prepare_trial(
         lmodule_class,
         config,
@@ -85,21 +83,8 @@ def run_single_trial(
     config, user_callbacks = dict(spec.config), list(prepared.user_callbacks)
     save_config_record(context.run_dir, context.config_record)
 
-    display = make_epoch_display(settings.verbose)
     with _wandb_loggers(lmodule_class, spec, context) as wandb_loggers:
-        try:
-            fitted = fit_trial(
-                spec,
-                checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
-                extra_callbacks=_progress_bar(lmodule_class, settings.verbose, user_callbacks),
-                user_callbacks=user_callbacks,
-                loggers=[*fresh_loggers(context.pl_loggers, context.run_dir), *wandb_loggers],
-                epoch_display=display,
-                loaders=loaders,
-            )
-        finally:
-            if display is not None:
-                display.close()
+        fitted = _fit(spec, loaders, user_callbacks, [*wandb_loggers], context)
         best_path = require_checkpoint(fitted, report.metric)
         evaluation = evaluate_checkpoint(
             spec,
@@ -129,6 +114,33 @@ def run_single_trial(
         settings=settings,
         **plot_values(context.run_dir),
     )
+
+
+def _fit(
+    spec: TrialSpec,
+    loaders: Any,
+    user_callbacks: list[Any],
+    wandb_loggers: list[Any],
+    context: RunContext,
+) -> FitOutcome:
+    """The fit, with the per-epoch table and the batch progress bar shown as ``verbose`` says."""
+    from pytorch_hyperlight.metrics.console import make_epoch_display
+
+    verbose = spec.settings.verbose
+    display = make_epoch_display(verbose)
+    try:
+        return fit_trial(
+            spec,
+            checkpoint_dir=context.run_dir / run_dirs.CHECKPOINTS_DIR,
+            extra_callbacks=_progress_bar(spec.lmodule_class, verbose, user_callbacks),
+            user_callbacks=user_callbacks,
+            loggers=[*fresh_loggers(context.pl_loggers, context.run_dir), *wandb_loggers],
+            epoch_display=display,
+            loaders=loaders,
+        )
+    finally:
+        if display is not None:
+            display.close()
 
 
 @contextlib.contextmanager

@@ -234,7 +234,13 @@ def fit_trial(
             val_dataloaders=loaders.val,
             ckpt_path=resume_from,
         )
-    history = recorder.history()
+    return _outcome(trainer, module, recorder.history(), checkpoint, metric, settings)
+
+
+def _outcome(
+    trainer: Any, module: Any, history: Any, checkpoint: Any, metric: str, settings: Any
+) -> FitOutcome:
+    """What a fit gives back: the best epoch from the checkpoint callback, else from the history."""
     best_path = None
     if checkpoint is not None and checkpoint.best_model_path:
         best_path = str(Path(checkpoint.best_model_path).resolve())
