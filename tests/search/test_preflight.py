@@ -33,8 +33,13 @@ def _counting(calls: dict[str, int], name: str, function: Callable[..., Any]) ->
 def test_a_trial_too_big_for_this_machine_is_refused_before_ray_starts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import ray
+
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setattr(ray_session, "ray_session", None)  # no Ray work at all
+    # No Ray in this process yet (the suite's shared one may be up: it would be the user's Ray,
+    # whose size is checked once connected), and no Ray work at all.
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray_session, "ray_session", None)
     with pytest.raises(ConfigError, match=r"cpu_per_trial=4096 .* do not fit"):
         plan_ray(Settings(cpu_per_trial=4096))
 
