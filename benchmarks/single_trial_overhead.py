@@ -88,9 +88,7 @@ def _record_phases(phases: dict[str, float]) -> None:
     """Time the steps of run_single_trial (by wrapping the functions it calls)."""
     from pytorch_hyperlight.runs import single_trial as single
 
-    record_phases(
-        single, ("load_dataloaders", "dry_run", "fit_trial", "evaluate_checkpoint", "_save"), phases
-    )
+    record_phases(single, ("prepare_trial", "fit_trial", "evaluate_checkpoint", "_save"), phases)
 
 
 def main() -> None:

@@ -97,8 +97,8 @@ def finish(driver: subprocess.Popen[str], timeout_s: float = 600) -> str:
 
 
 def descendants_until_exit(driver: subprocess.Popen[str]) -> dict[int, tuple[float, str]]:
-    """The driver's descendant processes (Ray's and the library's watchdog) as last seen before
-    it died: pid -> (start time, command line)."""
+    """The driver's descendant processes (Ray's and the library's watchdog), every one seen while
+    it lived: pid -> (start time, command line)."""
     seen: dict[int, tuple[float, str]] = {}
     parent = psutil.Process(driver.pid)
     while driver.poll() is None:
@@ -110,8 +110,9 @@ def descendants_until_exit(driver: subprocess.Popen[str]) -> dict[int, tuple[flo
         for child in children:
             with contextlib.suppress(psutil.Error):
                 current[child.pid] = (child.create_time(), " ".join(child.cmdline()))
-        if current:
-            seen = current
+        # Every one ever seen: while the driver dies, the kernel hands its children to init one
+        # by one, so a last look can miss some (the watchdog is asked about each by start time).
+        seen.update(current)
         time.sleep(0.2)
     return seen
 
