@@ -9,7 +9,8 @@ The watchdog closes that gap. Before ``ray.init`` the driver puts a tag into its
 a small stdlib-only process in its own session, whose stdin is a pipe that only the driver holds.
 However the driver ends (a normal exit, an exception, SIGKILL), the kernel closes the pipe; the
 watchdog then kills every process whose environment carries the tag, and their children (the
-raylet starts its agents with an environment of its own), and exits. A local Ray kept between
+raylet starts its agents with an environment of its own; those it saw while the driver lived, in
+case the raylet exited first and left them to init), and exits. A local Ray kept between
 searches (:mod:`~pytorch_hyperlight.search.ray_session`) keeps its watchdog until it is shut down.
 It reads ``/proc``, so it runs on Linux only; elsewhere :func:`start_watchdog` returns None and
 Ray's own clean-up applies.
@@ -21,6 +22,7 @@ Run as a script: ``python reaper.py <tag> <driver pid>``.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import signal
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 #: Environment variable that marks the processes of a Ray started by this library.
@@ -165,10 +167,52 @@ def start_watchdog() -> Watchdog | None:
     return Watchdog(tag, process)
 
 
-def wait_for_driver(driver: int, poll_s: float = 1.0) -> None:
-    """Return once the driver closed the pipe on our stdin or is gone (checked every ``poll_s``)."""
+class ProcessMemory:
+    """The tagged processes and their descendants as seen while the driver lived.
+
+    When the driver dies, Ray's raylet may exit before the watchdog looks: its agents are then
+    handed to init and are no longer anybody's children, so :func:`tagged_pids` cannot find them.
+    What was seen earlier (pid and start time, so a reused pid is never hit) is killed too.
+    """
+
+    def __init__(self, tag: str, started_from: int = 0, every_s: float = 2.0) -> None:
+        self.tag = tag
+        self.started_from = started_from
+        self.every_s = every_s
+        self.seen: dict[int, int] = {}
+        self._last = -math.inf
+
+    def look(self, *, now: float | None = None) -> None:
+        """Remember what carries the tag now (at most every ``every_s`` seconds)."""
+        now = time.monotonic() if now is None else now
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        for pid in tagged_pids(self.tag, started_from=self.started_from):
+            started = start_time(pid)
+            if started is not None:
+                self.seen.setdefault(pid, started)
+
+    def kill(self) -> int:
+        """SIGKILL every remembered process still running (same pid, same start time)."""
+        killed = 0
+        for pid, started in self.seen.items():
+            if start_time(pid) == started:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+        return killed
+
+
+def wait_for_driver(
+    driver: int, poll_s: float = 1.0, on_poll: Callable[[], None] | None = None
+) -> None:
+    """Return once the driver closed the pipe on our stdin or is gone (checked every ``poll_s``,
+    calling ``on_poll`` each time)."""
     driver_started = start_time(driver)
     while driver_started is not None and start_time(driver) == driver_started:
+        if on_poll is not None:
+            on_poll()
         ready, _, _ = select.select([sys.stdin], [], [], poll_s)
         if ready and not os.read(sys.stdin.fileno(), 4096):
             return  # the driver never writes: an empty read means it closed the pipe or died
@@ -179,8 +223,10 @@ def main(argv: list[str]) -> int:
     tag, driver = argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ourselves = start_time(os.getpid()) or 0  # this Ray's processes all started after us
-    wait_for_driver(int(driver))
+    memory = ProcessMemory(tag, started_from=ourselves)
+    wait_for_driver(int(driver), on_poll=memory.look)
     kill_tagged(tag, started_from=ourselves)
+    memory.kill()
     return 0
 
 

@@ -3,6 +3,7 @@ processes it must stop are stand-ins that carry the tag the way Ray's processes 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -137,6 +138,44 @@ def test_children_of_a_tagged_process_are_killed_even_without_the_tag() -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_an_agent_left_to_init_when_its_tagged_parent_exits_first_is_still_killed() -> None:
+    """The raylet may exit before the watchdog looks; its agents are remembered from earlier looks."""
+    tag = "test-tag-orphan"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", CHILD_WITHOUT_TAG],
+        env={**os.environ, reaper.OWNER_VARIABLE: tag},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    created = psutil.Process(child).create_time()
+    try:
+        memory = reaper.ProcessMemory(tag)
+        memory.look(now=0.0)  # a look while the driver lives
+        assert set(memory.seen) == {parent.pid, child}
+        parent.kill()  # the "raylet" goes first; its untagged "agent" is left to init
+        parent.wait(10)
+        assert child not in reaper.tagged_pids(tag)  # nothing ties it to the tag any more
+        assert reaper.kill_tagged(tag) == 0
+        assert memory.kill() == 1
+        wait_until(lambda: gone(child, created), 10, "the orphaned agent stopped")
+    finally:
+        parent.kill()
+        parent.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_a_memory_looks_at_most_every_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[str] = []
+    monkeypatch.setattr(reaper, "tagged_pids", lambda tag, **_: scans.append(tag) or [])
+    memory = reaper.ProcessMemory("test-tag-none", every_s=2.0)
+    for now in (10.0, 11.0, 11.9, 12.0, 13.5, 14.1):
+        memory.look(now=now)
+    assert len(scans) == 3  # at 10, 12 and 14.1
 
 
 CHILD_WITHOUT_TAG = textwrap.dedent(
